@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the Debian packages that por's tests need, only if they are missing.
+set -euo pipefail
+need=()
+# (filled in as features land: postgresql, chromium, ...)
+for pkg in "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
