@@ -1,0 +1,1 @@
+"""Proof of assets: wallets, ownership signatures and on-chain balances at the snapshot height."""
