@@ -4,6 +4,7 @@ rejected with the right reason, malformed files give clear errors."""
 import base64
 import json
 import random
+import re
 
 import pytest
 
@@ -228,6 +229,27 @@ def test_make_refuses_inconsistent_data(tree):
             siblings=merkle.path(levels, idx), root=merkle.root_of(levels))
 
 
+def test_bulk_export_with_precomputed_digests(tree):
+    customers, levels = tree
+    idx = next(i for i, c in enumerate(customers) if c[1] is not None)
+    _, aid, nonce, eq, debt, c = customers[idx]
+    leaf = levels[0][idx]
+    common = dict(round_id=ROUND, account_id=aid, nonce=nonce, assets=ASSETS, equity=eq,
+                  debt=debt, leaf_index=idx, siblings=merkle.path(levels, idx),
+                  root=merkle.root_of(levels))
+    fast = inclusion.make_inclusion_proof(**common, commitment=c, leaf=leaf, check=False)
+    assert fast == inclusion.make_inclusion_proof(**common)
+    verify_inclusion(fast.to_json(), root(tree), ASSETS, ROUND)
+    # a wrong precomputed leaf gives a file that the customer's check rejects as inconsistent
+    other = levels[0][idx ^ 1]
+    bad = inclusion.make_inclusion_proof(**common, commitment=c, leaf=other, check=False)
+    expect("format", bad.to_json(), tree)
+    with pytest.raises(InclusionError, match="does not match the recomputed"):
+        inclusion.make_inclusion_proof(**common, commitment=c, leaf=other)
+    bad = inclusion.make_inclusion_proof(**common, commitment=leaf, leaf=leaf, check=False)
+    expect("format", bad.to_json(), tree)
+
+
 # --- malformed files -----------------------------------------------------------------------------
 
 def test_malformed_json(tree, tmp_path):
@@ -282,7 +304,6 @@ def test_bad_fields(tree, field, value, match):
         with pytest.raises(InclusionError) as ei:
             load_inclusion_proof(src)
         assert ei.value.reason == "format"
-        import re
         assert re.search(match, str(ei.value)), str(ei.value)
         # and verify_inclusion gives the same loud failure
         with pytest.raises(InclusionError):

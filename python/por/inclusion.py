@@ -28,7 +28,6 @@ input is wrong when the check fails. Any failure raises :class:`InclusionError` 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -296,16 +295,26 @@ def load_inclusion_proof(source: str | bytes | Path | Mapping[str, Any],
 def make_inclusion_proof(*, round_id: str, account_id: str, nonce: bytes,
                          assets: Sequence[str], equity: Sequence[int], debt: Sequence[int],
                          leaf_index: int, siblings: Sequence[Sequence[int]],
-                         root: Sequence[int]) -> InclusionProof:
+                         root: Sequence[int], commitment: Sequence[int] | None = None,
+                         leaf: Sequence[int] | None = None,
+                         check: bool = True) -> InclusionProof:
     """Build a customer's proof from the operator's data (and check it before returning).
 
     ``siblings`` are the h digests bottom-up (:func:`por.merkle.path`), ``root`` the tree's
     root. Assets whose equity and debt are both zero are left out of ``balances``.
+
+    For bulk export, an operator that already has each customer's ``commitment`` and
+    ``leaf`` (e.g. from the Rust core) may pass them and ``check=False``: no Poseidon2 is then
+    computed here (about 0.1 ms instead of about 8 ms per proof). With ``check=True`` (the
+    default) the finished proof is verified with :func:`verify_inclusion` and a proof that
+    would not verify raises :class:`InclusionError`.
     """
     if not (len(assets) == len(equity) == len(debt)):
         raise ValueError(f"{len(assets)} assets, {len(equity)} equity, {len(debt)} debt values")
-    commitment = merkle.account_commitment(account_id, nonce)
-    leaf = merkle.leaf_hash(commitment, list(equity), list(debt))
+    if commitment is None:
+        commitment = merkle.account_commitment(account_id, nonce)
+    if leaf is None:
+        leaf = merkle.leaf_hash(commitment, list(equity), list(debt))
     sib = [merkle.check_digest(s, f"sibling {j}") for j, s in enumerate(siblings)]
     packed = b"".join(merkle.digest_to_bytes(s) for s in sib)
     balances = {s: {"equity": str(e), "debt": str(d)}
@@ -326,8 +335,9 @@ def make_inclusion_proof(*, round_id: str, account_id: str, nonce: bytes,
         "root": merkle.digest_to_hex(root),
     }
     proof = load_inclusion_proof(data, name=f"proof for {account_id!r}")
-    # Refuse to hand out a proof that does not verify.
-    verify_inclusion(proof, root, list(assets), round_id)
+    if check:
+        # Refuse to hand out a proof that does not verify.
+        verify_inclusion(proof, root, list(assets), round_id)
     return proof
 
 
@@ -401,6 +411,10 @@ def verify_inclusion(proof: InclusionProof | str | bytes | Path | Mapping[str, A
     walked = merkle.digest_to_hex(
         merkle.walk_path(leaf, proof.leaf_index, proof.sibling_digests()))
     if walked == root_hex:
+        if (commitment_hex, leaf_hex) != (proof.commitment, proof.leaf):
+            # The path is right but the file's own digests are not: a broken producer.
+            raise InclusionError("format", "the path verifies, but the file's 'commitment' or "
+                                 "'leaf' field does not match the recomputed value")
         return InclusionResult(
             round_id=proof.round_id, account_id=proof.account_id,
             assets=tuple(proof.assets),
