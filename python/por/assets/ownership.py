@@ -1,0 +1,798 @@
+"""Ownership verification: does each wallet's signature prove control of its address?
+
+Every check fails closed. An unknown scheme or address type, a decoding failure, a duplicate
+key in a multisig, too few signatures, or a message that is not the round's message is a
+*failure*, never a skip. The only non-verified states are ``failed`` and ``unsupported``
+(a scheme por cannot check, e.g. StarkNet), and both make a proof of assets fail.
+
+Schemes (names used in wallet files, see docs/wallets.md):
+
+===========================  ==================================================================
+``btc-bms``                  Bitcoin "signmessage" (BIP-137 headers 27..42) for a P2PKH, P2SH-P2WPKH
+                             or P2WPKH address; btclib.ecc.bms does the check.
+``btc-bms-multisig``         m-of-n P2SH / P2WSH (BTC) or P2SH (DOGE): each BMS signature's
+                             recovered key must be a DISTINCT member of the redeem script, at
+                             least m of them, and the script must hash to the address.
+``bip322-simple``            BIP-322 "simple" signature (a witness) for P2WPKH or P2TR (key path).
+``evm-personal-sign``        EIP-191 personal_sign over the message text.
+``evm-personal-sign-keccak`` personal_sign over keccak256(message) (OKX's EVM form).
+``tron-tip191``              TIP-191 over the message text ("\\x19TRON Signed Message:\\n"+len).
+``tron-v1``                  TronWeb signMessage v1: over keccak256(message) with length 32.
+``tron-okx``                 either of the two TRON forms (what OKX's verifier accepts).
+``okx-ecdsa``                keccak256(varstr("OKX Signed Message:\\n") ++ varstr(msg)), EVM address.
+``ed25519-okx``              ed25519 over varstr("OKX Signed Message:\\n") ++ varstr(msg).
+``eos-okx``                  EOS SIG_K1 over sha256(varstr("OKX Signed Message:\\n") ++ varstr(msg)).
+===========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import base58 as _b58
+import coincurve
+from btclib import b32
+from btclib import base58 as btc_base58
+from btclib import bech32 as btc_bech32
+from btclib.ecc import bms
+from btclib.hashes import hash160
+from btclib.script import Witness
+from btclib.script import sig_hash as btc_sig_hash
+from btclib.tx import OutPoint, Tx, TxIn, TxOut
+from eth_hash.auto import keccak
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from por.assets.wallets import WalletEntry
+
+VERIFIED = "verified"
+FAILED = "failed"
+UNSUPPORTED = "unsupported scheme"
+
+SCHEMES = (
+    "btc-bms",
+    "btc-bms-multisig",
+    "bip322-simple",
+    "evm-personal-sign",
+    "evm-personal-sign-keccak",
+    "tron-tip191",
+    "tron-v1",
+    "tron-okx",
+    "okx-ecdsa",
+    "ed25519-okx",
+    "eos-okx",
+)
+UNSUPPORTED_SCHEMES = ("starknet",)
+
+EVM_CHAINS = frozenset(
+    {"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc"}
+)
+
+
+class OwnershipError(Exception):
+    """A signature or address check failed; the message says which and why."""
+
+
+@dataclass
+class OwnershipResult:
+    """The outcome of checking one wallet entry."""
+
+    status: str  # VERIFIED | FAILED | UNSUPPORTED
+    scheme: str
+    detail: str
+    #: how the address is tied to the signing key(s): "checked: ..." or "not checked: ..."
+    address_link: str = ""
+    #: the keys / addresses the signatures were found to come from
+    signers: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == VERIFIED
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "scheme": self.scheme,
+            "detail": self.detail,
+            "address_link": self.address_link,
+            "signers": list(self.signers),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+
+
+def varstr(b: bytes) -> bytes:
+    """Bitcoin var_bytes: compact-size length then the bytes."""
+    n = len(b)
+    if n < 0xFD:
+        return bytes([n]) + b
+    if n <= 0xFFFF:
+        return b"\xfd" + n.to_bytes(2, "little") + b
+    return b"\xfe" + n.to_bytes(4, "little") + b
+
+
+def _hex(text: str, what: str, size: int | None = None) -> bytes:
+    t = text.strip()
+    if t.startswith(("0x", "0X")):
+        t = t[2:]
+    if not re.fullmatch(r"[0-9a-fA-F]*", t) or len(t) % 2:
+        raise OwnershipError(f"{what} is not hex")
+    b = bytes.fromhex(t)
+    if size is not None and len(b) != size:
+        raise OwnershipError(f"{what} must be {size} bytes, got {len(b)}")
+    return b
+
+
+def _recover(digest: bytes, sig65_rsv: bytes) -> coincurve.PublicKey:
+    """Recover a secp256k1 key from r||s||recid (recid 0..3) over a 32-byte digest."""
+    try:
+        return coincurve.PublicKey.from_signature_and_message(sig65_rsv, digest, hasher=None)
+    except Exception as exc:  # coincurve raises ValueError/Exception on a bad signature
+        raise OwnershipError(f"no key recovers from the signature ({exc})") from None
+
+
+def _rsv(sig_hex: str, what: str = "signature") -> bytes:
+    """Parse an Ethereum-style r||s||v hex signature into r||s||recid."""
+    b = _hex(sig_hex, what, 65)
+    v = b[64]
+    if v in (27, 28):
+        v -= 27
+    elif v not in (0, 1):
+        raise OwnershipError(f"{what} has v = {b[64]}, expected 27/28 (or 0/1)")
+    s = int.from_bytes(b[32:64], "big")
+    if s > SECP256K1_N // 2:
+        raise OwnershipError(f"{what} has a high s value (malleable form), refused")
+    return b[:64] + bytes([v])
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _eth_address_of(pub: coincurve.PublicKey) -> bytes:
+    return keccak(pub.format(compressed=False)[1:])[12:]
+
+
+def _parse_evm_address(addr: str, what: str = "address") -> bytes:
+    a = addr.strip()
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", a):
+        raise OwnershipError(f"{what} {addr!r} is not a 20-byte 0x-hex EVM address")
+    body = a[2:]
+    if body != body.lower() and body != body.upper():
+        # mixed case: it claims an EIP-55 checksum, which must be right
+        h = keccak(body.lower().encode()).hex()
+        want = "".join(c.upper() if c.isalpha() and int(h[i], 16) >= 8 else c.lower()
+                       for i, c in enumerate(body))
+        if want != body:
+            raise OwnershipError(f"{what} {addr!r} has a wrong EIP-55 checksum")
+    return bytes.fromhex(body)
+
+
+def evm_digest(message: bytes, *, over_keccak: bool) -> bytes:
+    payload = keccak(message) if over_keccak else message
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(payload)).encode() + payload)
+
+
+def tron_digest(message: bytes, *, v1: bool) -> bytes:
+    payload = keccak(message) if v1 else message
+    return keccak(b"\x19TRON Signed Message:\n" + str(len(payload)).encode() + payload)
+
+
+OKX_PREFIX = b"OKX Signed Message:\n"
+
+
+def okx_signed_bytes(message: bytes) -> bytes:
+    return varstr(OKX_PREFIX) + varstr(message)
+
+
+def bms_digest(message: bytes, magic: bytes = b"Bitcoin Signed Message:\n") -> bytes:
+    return hashlib.sha256(hashlib.sha256(varstr(magic) + varstr(message)).digest()).digest()
+
+
+# --------------------------------------------------------------------------------------
+# Bitcoin-family address decoding
+# --------------------------------------------------------------------------------------
+
+#: base58check version bytes of P2SH addresses, per chain
+P2SH_VERSION = {"bitcoin": 0x05, "dogecoin": 0x16, "litecoin": 0x32}
+P2PKH_VERSION = {"bitcoin": 0x00, "dogecoin": 0x1E, "litecoin": 0x30}
+BMS_MAGIC = {
+    "bitcoin": b"Bitcoin Signed Message:\n",
+    "dogecoin": b"Dogecoin Signed Message:\n",
+    "litecoin": b"Litecoin Signed Message:\n",
+}
+SEGWIT_HRP = {"bitcoin": "bc", "litecoin": "ltc"}
+
+
+def _b58check(addr: str, what: str = "address") -> bytes:
+    if addr != addr.strip():
+        raise OwnershipError(f"{what} has surrounding whitespace")
+    try:
+        return btc_base58.decode(addr)
+    except Exception as exc:
+        raise OwnershipError(f"{what} {addr!r} is not valid base58check ({exc})") from None
+
+
+def _segwit(addr: str, chain: str) -> tuple[int, bytes]:
+    if addr != addr.strip():
+        raise OwnershipError("address has surrounding whitespace")
+    hrp = SEGWIT_HRP.get(chain)
+    if hrp is None or not addr.lower().startswith(hrp + "1"):
+        raise OwnershipError(f"address {addr!r} is not a segwit address of {chain}")
+    try:
+        ver, prog, _net = b32.witness_from_address(addr)
+    except Exception as exc:
+        raise OwnershipError(f"address {addr!r} is not a valid segwit address ({exc})") from None
+    return ver, prog
+
+
+def parse_multisig_script(script: bytes) -> tuple[int, list[bytes]]:
+    """Parse ``OP_m <key>... OP_n OP_CHECKMULTISIG``; strict, fails on anything else."""
+    if len(script) < 3 or script[-1] != 0xAE:
+        raise OwnershipError("redeem script does not end in OP_CHECKMULTISIG")
+    m_op, n_op = script[0], script[-2]
+    if not (0x51 <= m_op <= 0x60 and 0x51 <= n_op <= 0x60):
+        raise OwnershipError("redeem script m or n is not OP_1..OP_16")
+    m, n = m_op - 0x50, n_op - 0x50
+    keys: list[bytes] = []
+    i = 1
+    while i < len(script) - 2:
+        ln = script[i]
+        if ln not in (33, 65):
+            raise OwnershipError(f"redeem script push of {ln} bytes at offset {i} is not a key")
+        key = script[i + 1 : i + 1 + ln]
+        if len(key) != ln:
+            raise OwnershipError("redeem script is truncated")
+        try:
+            coincurve.PublicKey(key)
+        except Exception:
+            raise OwnershipError(f"redeem script key #{len(keys) + 1} is not a curve point") from None
+        keys.append(key)
+        i += 1 + ln
+    if i != len(script) - 2:
+        raise OwnershipError("redeem script has trailing bytes")
+    if len(keys) != n:
+        raise OwnershipError(f"redeem script says n = {n} but holds {len(keys)} keys")
+    if not 1 <= m <= n:
+        raise OwnershipError(f"redeem script threshold m = {m} is not in 1..{n}")
+    if len(set(keys)) != len(keys):
+        raise OwnershipError("redeem script lists the same key twice")
+    return m, keys
+
+
+def _bms_recover(sig_b64: str, digest: bytes, what: str) -> tuple[bytes, int]:
+    """Recover the key of a 65-byte base64 BMS signature; return (serialized key, header)."""
+    try:
+        raw = base64.b64decode(sig_b64.strip(), validate=True)
+    except Exception:
+        raise OwnershipError(f"{what} is not base64") from None
+    if len(raw) != 65:
+        raise OwnershipError(f"{what} is {len(raw)} bytes, expected 65")
+    hdr = raw[0]
+    if not 27 <= hdr <= 42:
+        raise OwnershipError(f"{what} header {hdr} is not a BIP-137 header (27..42)")
+    recid = (hdr - 27) % 4
+    compressed = hdr >= 31
+    s = int.from_bytes(raw[33:65], "big")
+    if s > SECP256K1_N // 2:
+        raise OwnershipError(f"{what} has a high s value (malleable form), refused")
+    pub = _recover(digest, raw[1:65] + bytes([recid]))
+    return pub.format(compressed=compressed), hdr
+
+
+# --------------------------------------------------------------------------------------
+# per-scheme verifiers; each returns (address_link, signers) or raises OwnershipError
+# --------------------------------------------------------------------------------------
+
+
+def _v_btc_bms(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1:
+        raise OwnershipError(f"btc-bms takes exactly one signature, got {len(e.signatures)}")
+    if e.chain != "bitcoin":
+        raise OwnershipError(f"btc-bms is for bitcoin, not {e.chain}")
+    try:
+        bms.assert_as_valid(msg, e.address, e.signatures[0])
+    except Exception as exc:
+        raise OwnershipError(f"signmessage check failed ({exc})") from None
+    pub, _ = _bms_recover(e.signatures[0], bms_digest(msg), "signature1")
+    return "checked: recovered key hashes to the address", [pub.hex()]
+
+
+def _v_btc_multisig(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if not e.redeem_script:
+        raise OwnershipError("multisig row has no redeem script")
+    script = _hex(e.redeem_script, "redeem script")
+    m, keys = parse_multisig_script(script)
+    if e.threshold is not None and e.threshold != m:
+        raise OwnershipError(f"declared threshold {e.threshold} != script threshold {m}")
+    # the script must hash to the address
+    chain = e.chain
+    if chain not in P2SH_VERSION:
+        raise OwnershipError(f"multisig is not supported on chain {chain!r}")
+    hrp = SEGWIT_HRP.get(chain)
+    if hrp and e.address.lower().startswith(hrp + "1"):
+        ver, prog = _segwit(e.address, chain)
+        if ver != 0 or len(prog) != 32:
+            raise OwnershipError("segwit multisig address must be P2WSH (v0, 32-byte program)")
+        if hashlib.sha256(script).digest() != prog:
+            raise OwnershipError("sha256(redeem script) does not match the P2WSH address")
+        link = "checked: sha256(redeem script) is the P2WSH program"
+    else:
+        payload = _b58check(e.address)
+        if len(payload) != 21 or payload[0] != P2SH_VERSION[chain]:
+            raise OwnershipError(f"address {e.address!r} is not a P2SH address of {chain}")
+        if hash160(script) != payload[1:]:
+            raise OwnershipError("hash160(redeem script) does not match the P2SH address")
+        link = "checked: hash160(redeem script) is the P2SH hash"
+    digest = bms_digest(msg, BMS_MAGIC[chain])
+    seen: list[bytes] = []
+    for i, sig in enumerate(e.signatures, 1):
+        pub, _hdr = _bms_recover(sig, digest, f"signature{i}")
+        if pub not in keys:
+            raise OwnershipError(f"signature{i} recovers to {pub.hex()}, not a key of the script")
+        if pub in seen:
+            raise OwnershipError(f"signature{i} recovers to the same key as an earlier one")
+        seen.append(pub)
+    if len(seen) < m:
+        raise OwnershipError(f"{len(seen)} distinct signature(s), the script needs {m}")
+    return f"{link}; {len(seen)} of {len(keys)} keys signed (m = {m})", [k.hex() for k in seen]
+
+
+def bip322_message_hash(message: bytes) -> bytes:
+    tag = hashlib.sha256(b"BIP0322-signed-message").digest()
+    return hashlib.sha256(tag + tag + message).digest()
+
+
+def bip322_to_spend(message: bytes, script_pub_key: bytes) -> Tx:
+    script_sig = b"\x00\x20" + bip322_message_hash(message)
+    return Tx(
+        version=0,
+        lock_time=0,
+        vin=[TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), script_sig, 0)],
+        vout=[TxOut(0, script_pub_key)],
+    )
+
+
+def bip322_to_sign(to_spend: Tx, witness: list[bytes]) -> Tx:
+    return Tx(
+        version=0,
+        lock_time=0,
+        vin=[TxIn(OutPoint(to_spend.id, 0), b"", 0, Witness(witness))],
+        vout=[TxOut(0, b"\x6a")],
+    )
+
+
+def parse_witness(raw: bytes) -> list[bytes]:
+    """Parse a serialized witness stack (compact-size count, then var_bytes items)."""
+    def cs(i: int) -> tuple[int, int]:
+        if i >= len(raw):
+            raise OwnershipError("witness is truncated")
+        b = raw[i]
+        if b < 0xFD:
+            return b, i + 1
+        width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[b]
+        if i + 1 + width > len(raw):
+            raise OwnershipError("witness is truncated")
+        return int.from_bytes(raw[i + 1 : i + 1 + width], "little"), i + 1 + width
+
+    n, i = cs(0)
+    items = []
+    for _ in range(n):
+        ln, i = cs(i)
+        if i + ln > len(raw):
+            raise OwnershipError("witness is truncated")
+        items.append(raw[i : i + ln])
+        i += ln
+    if i != len(raw):
+        raise OwnershipError("witness has trailing bytes")
+    return items
+
+
+def bip322_sighash(message: bytes, script_pub_key: bytes, witness: list[bytes], kind: str,
+                   hash_type: int) -> bytes:
+    to_spend = bip322_to_spend(message, script_pub_key)
+    to_sign = bip322_to_sign(to_spend, witness)
+    if kind == "p2wpkh":
+        script_code = b"\x76\xa9\x14" + script_pub_key[2:22] + b"\x88\xac"
+        return btc_sig_hash.segwit_v0(script_code, to_sign, 0, hash_type, 0)
+    return btc_sig_hash.taproot(to_sign, 0, [TxOut(0, script_pub_key)], hash_type, 0, b"", b"")
+
+
+def _v_bip322(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1:
+        raise OwnershipError("bip322-simple takes exactly one signature (the witness)")
+    ver, prog = _segwit(e.address, e.chain)
+    try:
+        raw = base64.b64decode(e.signatures[0].strip(), validate=True)
+    except Exception:
+        raise OwnershipError("signature1 is not base64") from None
+    wit = parse_witness(raw)
+    spk = bytes([0x51 if ver == 1 else 0x00, len(prog)]) + prog
+    if ver == 0 and len(prog) == 20:
+        if len(wit) != 2:
+            raise OwnershipError(f"P2WPKH witness must have 2 items, has {len(wit)}")
+        sig, pub = wit
+        if hash160(pub) != prog or len(pub) != 33:
+            raise OwnershipError("witness key does not hash to the P2WPKH program")
+        if len(sig) < 9:
+            raise OwnershipError("witness signature too short")
+        hash_type = sig[-1]
+        if hash_type != 0x01:
+            raise OwnershipError(f"sighash type {hash_type} is not SIGHASH_ALL")
+        digest = bip322_sighash(msg, spk, wit, "p2wpkh", hash_type)
+        try:
+            ok = coincurve.PublicKey(pub).verify(sig[:-1], digest, hasher=None)
+        except Exception as exc:
+            raise OwnershipError(f"witness signature does not parse ({exc})") from None
+        if not ok:
+            raise OwnershipError("P2WPKH witness signature does not verify")
+        return "checked: witness key hashes to the P2WPKH program", [pub.hex()]
+    if ver == 1 and len(prog) == 32:
+        if len(wit) != 1:
+            raise OwnershipError("only the P2TR key path (one witness item) is supported")
+        sig = wit[0]
+        if len(sig) == 64:
+            hash_type = 0
+        elif len(sig) == 65 and sig[64] in (0x01,):
+            hash_type = sig[64]
+        else:
+            raise OwnershipError("P2TR signature must be 64 bytes (or 65 with SIGHASH_ALL)")
+        digest = bip322_sighash(msg, spk, wit, "p2tr", hash_type)
+        try:
+            ok = coincurve.PublicKeyXOnly(prog).verify(sig[:64], digest)
+        except Exception as exc:
+            raise OwnershipError(f"P2TR output key is not valid ({exc})") from None
+        if not ok:
+            raise OwnershipError("P2TR Schnorr signature does not verify")
+        return "checked: signature is against the P2TR output key", [prog.hex()]
+    raise OwnershipError(f"BIP-322 simple: unsupported witness program v{ver}/{len(prog)} bytes")
+
+
+def _v_evm(e: WalletEntry, msg: bytes, over_keccak: bool) -> tuple[str, list[str]]:
+    digest = evm_digest(msg, over_keccak=over_keccak)
+    return _v_evm_digest(e, digest)
+
+
+def _v_evm_digest(e: WalletEntry, digest: bytes) -> tuple[str, list[str]]:
+    if not e.signatures:
+        raise OwnershipError("no signature")
+    recovered = [
+        _eth_address_of(_recover(digest, _rsv(s, f"signature{i}")))
+        for i, s in enumerate(e.signatures, 1)
+    ]
+    signers = ["0x" + r.hex() for r in recovered]
+    if not e.owners:
+        if len(e.signatures) != 1:
+            raise OwnershipError("an EOA row takes exactly one signature")
+        addr = _parse_evm_address(e.address)
+        if recovered[0] != addr:
+            raise OwnershipError(f"signature1 recovers to {signers[0]}, not the address")
+        return "checked: signature recovers to the address", signers
+    # contract wallet / owner mode: owner i must be recovered from signature i
+    n_check = len(e.owners) - len(e.unsigned_owners)
+    if len(e.signatures) < n_check:
+        raise OwnershipError(f"{len(e.owners)} owners listed but {len(e.signatures)} signatures")
+    for i, owner in enumerate(e.owners):
+        if i in e.unsigned_owners:
+            continue
+        o = _parse_evm_address(owner, f"owner{i + 1}")
+        if i >= len(recovered) or recovered[i] != o:
+            got = signers[i] if i < len(recovered) else "nothing"
+            raise OwnershipError(f"signature{i + 1} recovers to {got}, not owner{i + 1} {owner}")
+    if len(set(e.owners)) != len(e.owners):
+        raise OwnershipError("the same owner is listed twice")
+    skipped = "".join(f"; owner{i + 1} is a contract (not a signer)" for i in e.unsigned_owners)
+    return (
+        "not checked: address is a contract/validator; its listed owners each signed"
+        f" (that they control the address is not checked on-chain by por){skipped}",
+        signers,
+    )
+
+
+def _tron_address(addr: str) -> bytes:
+    payload = _b58check(addr)
+    if len(payload) != 21 or payload[0] != 0x41:
+        raise OwnershipError(f"address {addr!r} is not a TRON address (0x41 + 20 bytes)")
+    return payload[1:]
+
+
+def _v_tron(e: WalletEntry, msg: bytes, forms: tuple[bool, ...]) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1:
+        raise OwnershipError("a TRON row takes exactly one signature")
+    want = _tron_address(e.address)
+    rsv = _rsv(e.signatures[0], "signature1")
+    got = []
+    for v1 in forms:
+        a = _eth_address_of(_recover(tron_digest(msg, v1=v1), rsv))
+        got.append(a)
+        if a == want:
+            form = "v1 (keccak of message)" if v1 else "TIP-191"
+            return f"checked: signature ({form}) recovers to the address", [e.address]
+    raise OwnershipError("signature does not recover to the address (forms tried: "
+                         + ", ".join("v1" if f else "TIP-191" for f in forms) + ")")
+
+
+def _v_okx_ecdsa(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    return _v_evm_digest(e, keccak(okx_signed_bytes(msg)))
+
+
+SS58_PREFIX = {"polkadot": 0, "kusama": 2}
+
+
+def _ss58_check(addr: str, pub: bytes, chain: str) -> str:
+    try:
+        raw = _b58.b58decode(addr)
+    except Exception:
+        raise OwnershipError(f"address {addr!r} is not base58") from None
+    if len(raw) != 35 or raw[0] >= 64:
+        raise OwnershipError("only 1-byte-prefix SS58 addresses of 32-byte keys are supported")
+    chk = hashlib.blake2b(b"SS58PRE" + raw[:33], digest_size=64).digest()[:2]
+    if chk != raw[33:]:
+        raise OwnershipError("SS58 checksum is wrong")
+    if chain in SS58_PREFIX and raw[0] != SS58_PREFIX[chain]:
+        raise OwnershipError(f"SS58 prefix {raw[0]} is not {chain}'s {SS58_PREFIX[chain]}")
+    if raw[1:33] != pub:
+        raise OwnershipError("SS58 address is not of the given public key")
+    return f"checked: SS58 (prefix {raw[0]}) of the public key"
+
+
+def _cardano_check(addr: str, pub: bytes) -> str:
+    try:
+        hrp, data = btc_bech32.decode(addr, m=1)
+    except Exception as exc:
+        raise OwnershipError(f"address {addr!r} is not bech32 ({exc})") from None
+    if addr != addr.lower():
+        raise OwnershipError("Cardano address must be lower case")
+    if hrp != "addr":
+        raise OwnershipError(f"Cardano mainnet address hrp must be 'addr', got {hrp!r}")
+    raw = bytes(b32.power_of_2_base_conversion(data, 5, 8, False))
+    if len(raw) != 29 or raw[0] != 0x61:
+        raise OwnershipError("only Cardano enterprise key addresses (header 0x61) are linked")
+    if hashlib.blake2b(pub, digest_size=28).digest() != raw[1:]:
+        raise OwnershipError("Cardano address is not blake2b-224 of the public key")
+    return "checked: enterprise address = blake2b-224 of the public key"
+
+
+def _v_ed25519(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1 or len(e.public_keys) != 1:
+        raise OwnershipError("ed25519 rows take one signature and one public key")
+    pub = _hex(e.public_keys[0], "public key", 32)
+    sig = _hex(e.signatures[0], "signature1", 64)
+    try:
+        VerifyKey(pub).verify(okx_signed_bytes(msg), sig)
+    except (BadSignatureError, ValueError, TypeError):
+        raise OwnershipError("ed25519 signature does not verify") from None
+    c = e.chain
+    if c == "solana":
+        try:
+            raw = _b58.b58decode(e.address)
+        except Exception:
+            raise OwnershipError("Solana address is not base58") from None
+        if raw != pub:
+            raise OwnershipError("Solana address is not base58 of the public key")
+        link = "checked: address = base58(public key)"
+    elif c == "aptos":
+        auth = hashlib.sha3_256(pub + b"\x00").digest()
+        if e.owners:
+            if len(e.owners) != 1 or _hex(e.owners[0], "owner1 (auth key)", 32) != auth:
+                raise OwnershipError("owner1 is not the Aptos auth key sha3-256(pubkey || 0x00)")
+            link = ("checked: owner1 = auth key sha3-256(pubkey||0x00); the claimed address is "
+                    "NOT checked (rotated key: that it holds this auth key is on-chain state)")
+        else:
+            if _hex(e.address, "address", 32) != auth:
+                raise OwnershipError("Aptos address is not sha3-256(pubkey || 0x00)")
+            link = "checked: address = sha3-256(pubkey || 0x00)"
+    elif c in SS58_PREFIX:
+        link = _ss58_check(e.address, pub, c)
+    elif c == "cardano":
+        link = _cardano_check(e.address, pub)
+    elif c == "ton":
+        link = "not checked: TON wallet address derivation from the key is not implemented"
+    else:
+        raise OwnershipError(f"ed25519 on chain {c!r} is not supported")
+    return link, [pub.hex()]
+
+
+def _ripemd160(b: bytes) -> bytes:
+    from btclib.hashes import ripemd160
+
+    return ripemd160(b)
+
+
+def _v_eos(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1 or len(e.public_keys) != 1:
+        raise OwnershipError("EOS rows take one signature and one public key")
+    sig_text, pk_text = e.signatures[0].strip(), e.public_keys[0].strip()
+    if not sig_text.startswith("SIG_K1_"):
+        raise OwnershipError("signature1 is not SIG_K1_...")
+    raw = _b58.b58decode(sig_text[7:])
+    if len(raw) != 69 or _ripemd160(raw[:65] + b"K1")[:4] != raw[65:]:
+        raise OwnershipError("signature1 checksum or length is wrong")
+    if not pk_text.startswith("EOS"):
+        raise OwnershipError("public key is not EOS...")
+    pk_raw = _b58.b58decode(pk_text[3:])
+    if len(pk_raw) != 37 or _ripemd160(pk_raw[:33])[:4] != pk_raw[33:]:
+        raise OwnershipError("public key checksum or length is wrong")
+    hdr = raw[0]
+    if not 31 <= hdr <= 34:
+        raise OwnershipError(f"signature1 header {hdr} is not 31..34")
+    digest = hashlib.sha256(okx_signed_bytes(msg)).digest()
+    pub = _recover(digest, raw[1:65] + bytes([hdr - 31]))
+    if pub.format(compressed=True) != pk_raw[:33]:
+        raise OwnershipError("signature1 does not recover to the public key")
+    return ("not checked: EOS account names are not derived from keys (the account's "
+            "permission keys are on-chain state)"), [pk_text]
+
+
+# --------------------------------------------------------------------------------------
+# entry point
+# --------------------------------------------------------------------------------------
+
+
+def verify_entry(entry: WalletEntry, message: str) -> OwnershipResult:
+    """Check one wallet entry against the round's ``message``. Never raises for bad input."""
+    scheme = entry.scheme
+    if scheme in UNSUPPORTED_SCHEMES or scheme not in SCHEMES:
+        return OwnershipResult(
+            UNSUPPORTED, scheme,
+            f"signature scheme {scheme!r} (chain {entry.chain}) cannot be checked by por",
+            "not checked",
+        )
+    if entry.message != message:
+        return OwnershipResult(
+            FAILED, scheme,
+            f"signed message {entry.message!r} is not the round's message {message!r}",
+            "not checked",
+        )
+    msg = message.encode("utf-8")
+    try:
+        if scheme == "btc-bms":
+            link, signers = _v_btc_bms(entry, msg)
+        elif scheme == "btc-bms-multisig":
+            link, signers = _v_btc_multisig(entry, msg)
+        elif scheme == "bip322-simple":
+            link, signers = _v_bip322(entry, msg)
+        elif scheme in ("evm-personal-sign", "evm-personal-sign-keccak"):
+            link, signers = _v_evm(entry, msg, scheme == "evm-personal-sign-keccak")
+        elif scheme == "tron-tip191":
+            link, signers = _v_tron(entry, msg, (False,))
+        elif scheme == "tron-v1":
+            link, signers = _v_tron(entry, msg, (True,))
+        elif scheme == "tron-okx":
+            link, signers = _v_tron(entry, msg, (True, False))
+        elif scheme == "okx-ecdsa":
+            link, signers = _v_okx_ecdsa(entry, msg)
+        elif scheme == "ed25519-okx":
+            link, signers = _v_ed25519(entry, msg)
+        elif scheme == "eos-okx":
+            link, signers = _v_eos(entry, msg)
+        else:  # pragma: no cover - SCHEMES and this chain agree
+            raise OwnershipError(f"scheme {scheme!r} has no verifier")
+    except OwnershipError as exc:
+        return OwnershipResult(FAILED, scheme, str(exc), "not checked")
+    except Exception as exc:  # any decoding crash is a failure, never a pass
+        return OwnershipResult(FAILED, scheme, f"could not check: {type(exc).__name__}: {exc}",
+                               "not checked")
+    return OwnershipResult(VERIFIED, scheme, "signature verifies", link, signers)
+
+
+def verify_entries(entries: list[WalletEntry], message: str) -> list[OwnershipResult]:
+    return [verify_entry(e, message) for e in entries]
+
+
+# --------------------------------------------------------------------------------------
+# signing our own wallets (the synthetic exchange's keys)
+# --------------------------------------------------------------------------------------
+
+KEYS_FORMAT = "por-exchange-keys"
+
+
+def _compact(n: int) -> bytes:
+    return varstr(b"\x00" * n)[: len(varstr(b"\x00" * n)) - n]
+
+
+def serialize_witness(items: list[bytes]) -> bytes:
+    return _compact(len(items)) + b"".join(varstr(i) for i in items)
+
+
+def bip322_sign_p2wpkh(priv: bytes, message: bytes) -> str:
+    """BIP-322 simple signature (base64 witness) of a P2WPKH key for ``message``."""
+    key = coincurve.PrivateKey(priv)
+    pub = key.public_key.format(compressed=True)
+    spk = b"\x00\x14" + hash160(pub)
+    placeholder = [b"\x00" * 72, pub]
+    digest = bip322_sighash(message, spk, placeholder, "p2wpkh", 0x01)
+    sig = key.sign(digest, hasher=None) + b"\x01"
+    return base64.b64encode(serialize_witness([sig, pub])).decode()
+
+
+def bip322_sign_p2tr(priv: bytes, message: bytes) -> tuple[str, str]:
+    """BIP-322 simple signature for the P2TR address of an *untweaked* output key.
+
+    Returns (address, base64 witness). The output key is the x-only key of ``priv`` itself
+    (no taproot tweak), which is a valid P2TR output key; por verifies against the output key.
+    """
+    key = coincurve.PrivateKey(priv)
+    xonly = key.public_key.format(compressed=True)[1:]
+    spk = b"\x51\x20" + xonly
+    digest = bip322_sighash(message, spk, [b"\x00" * 64], "p2tr", 0)
+    sig = key.sign_schnorr(digest)
+    return b32.p2tr(xonly), base64.b64encode(serialize_witness([sig])).decode()
+
+
+def bms_sign(priv: bytes, message: bytes, chain: str = "bitcoin") -> str:
+    """A BIP-137 compressed-key signmessage signature (header 31..34), base64."""
+    rs = coincurve.PrivateKey(priv).sign_recoverable(bms_digest(message, BMS_MAGIC[chain]),
+                                                     hasher=None)
+    return base64.b64encode(bytes([31 + rs[64]]) + rs[:64]).decode()
+
+
+def tron_address_of(pub: coincurve.PublicKey) -> str:
+    return btc_base58.encode(b"\x41" + _eth_address_of(pub)).decode()
+
+
+def sign_wallets(keys_doc: dict, message: str,
+                 assets: dict[tuple[str, str], list[str]] | None = None) -> dict:
+    """Sign ``message`` with every wallet of a ``por-exchange-keys`` document.
+
+    Returns a ``por-wallets`` v1 document. ``assets`` maps (chain, address) to the asset
+    symbols held there (e.g. from ``exchange/reserves.csv``); the default is the chain's
+    native asset. Every signature is verified before it is returned.
+    """
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from por.assets.wallets import WalletEntry, wallets_doc
+
+    if keys_doc.get("format") != KEYS_FORMAT or keys_doc.get("version") != 1:
+        raise ValueError(f"keys document must be format {KEYS_FORMAT!r} version 1")
+    native = {"bitcoin": ["BTC"], "ethereum": ["ETH"], "tron": ["TRX"]}
+    msg = message.encode("utf-8")
+    out = []
+    for i, w in enumerate(keys_doc["wallets"], 1):
+        chain, typ, addr = w["chain"], w["type"], w["address"]
+        privs = [bytes.fromhex(k.removeprefix("0x")) for k in w["private_keys"]]
+        entry: dict = {"chain": chain, "address": addr,
+                       "assets": list((assets or {}).get((chain, addr), native.get(chain, [])))}
+        if chain == "bitcoin" and typ == "p2wpkh":
+            entry.update(scheme="bip322-simple", signatures=[bip322_sign_p2wpkh(privs[0], msg)])
+        elif chain == "bitcoin" and typ == "p2tr":
+            _a, sig = bip322_sign_p2tr(privs[0], msg)
+            entry.update(scheme="bip322-simple", signatures=[sig])
+        elif chain == "bitcoin" and typ in ("p2wsh-multisig", "p2sh-multisig"):
+            m = int(w["threshold"])
+            script = bytes.fromhex(w["redeem_script"])
+            _m, keys = parse_multisig_script(script)
+            by_pub = {coincurve.PrivateKey(p).public_key.format(compressed=True): p for p in privs}
+            signers = [k for k in keys if k in by_pub][:m]
+            if len(signers) < m:
+                raise ValueError(f"wallet {i} ({addr}): only {len(signers)} private keys of "
+                                 f"script members, threshold is {m}")
+            entry.update(scheme="btc-bms-multisig", redeem_script=script.hex(), threshold=m,
+                         signatures=[bms_sign(by_pub[k], msg) for k in signers])
+        elif chain == "ethereum" and typ == "eoa":
+            sig = Account.sign_message(encode_defunct(text=message), private_key=privs[0])
+            entry.update(scheme="evm-personal-sign", signatures=["0x" + sig.signature.hex().removeprefix("0x")])
+        elif chain == "tron" and typ == "eoa":
+            rs = coincurve.PrivateKey(privs[0]).sign_recoverable(tron_digest(msg, v1=False),
+                                                                 hasher=None)
+            entry.update(scheme="tron-tip191",
+                         signatures=["0x" + (rs[:64] + bytes([27 + rs[64]])).hex()])
+        else:
+            raise ValueError(f"wallet {i} ({addr}): cannot sign chain {chain!r} type {typ!r}")
+        out.append(entry)
+    doc = wallets_doc(message, out)
+    for i, w in enumerate(doc["wallets"], 1):
+        e = WalletEntry(source="<signed>", row=i, layout="por-wallets-v1", chain=w["chain"],
+                        address=w["address"], assets=tuple(w["assets"]), message=message,
+                        scheme=w["scheme"], signatures=tuple(w["signatures"]),
+                        redeem_script=w.get("redeem_script"), threshold=w.get("threshold"))
+        r = verify_entry(e, message)
+        if not r.ok:
+            raise ValueError(f"wallet {i} ({w['address']}): own signature does not verify: {r.detail}")
+    return doc
