@@ -98,9 +98,184 @@ def verify() -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _progress_bar(description: str):
+    """A rich progress bar on stderr (only drawn on a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(f"[bold]{description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+@snapshot.command("check")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=str))
+@json_option
+def snapshot_check(directory: str, as_json: bool) -> None:
+    """Validate a round's snapshot directory and print what it adds up to.
+
+    DIRECTORY holds `round.json`, `prices.csv` and `balances.csv` (or `balances.parquet`),
+    in the format of docs/snapshot.md. Every cell is checked exactly: account ids are
+    unique and 1-256 bytes of UTF-8; every amount is a whole number of base units in
+    [0, 2^64); every asset is known and has a price and a haircut; and every customer is
+    solvent under the published prices and haircuts:
+
+        10000 * sum(debt_a * price_a) <= sum(equity_a * price_a * haircut_bps_a)
+
+    On success prints the number of customers and, per asset, total equity, debt and net
+    liabilities, in whole units (exact decimals) and in base units.
+
+    On failure prints every problem found (up to 100), each naming the file, the data row
+    (row 1 is the first line after the header) and the column, and exits with code 1.
+    With `--json`: `{"ok": true, ...summary}` or `{"ok": false, "errors": [...]}`.
+    """
+    from por.snapshot import SnapshotError, validate
+
+    bar = _progress_bar("checking balances")
+    task = bar.add_task("rows", total=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    try:
+        with bar:
+            summary = validate(directory, progress=progress)
+    except SnapshotError as exc:
+        if as_json:
+            doc = {"ok": False, "errors": [i.to_dict() for i in exc.issues]}
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+            raise SystemExit(1)
+        fail(False, f"snapshot {directory} is invalid ({len(exc.issues)} problem(s))",
+             [str(i) for i in exc.issues])
+        return
+
+    doc = {"ok": True, **summary.to_dict()}
+
+    def render() -> None:
+        from rich.table import Table
+
+        console.print(
+            f"[bold green]ok[/]: snapshot [bold]{summary.round_id}[/] is valid: "
+            f"{summary.customers:,} customers, {len(summary.assets)} assets "
+            f"({summary.balances_file})"
+        )
+        t = Table(title="Customer totals per asset (whole units; base units below)")
+        for c in ("asset", "equity", "debt", "net liabilities"):
+            t.add_column(c, justify="right" if c != "asset" else "left")
+        for a in doc["assets"]:
+            t.add_row(
+                a["asset"],
+                f"{a['equity_units']}\n[dim]{a['equity']}[/]",
+                f"{a['debt_units']}\n[dim]{a['debt']}[/]",
+                f"{a['net_units']}\n[dim]{a['net']}[/]",
+            )
+        console.print(t)
+
+    emit(as_json, doc, render)
+
+
 # --------------------------------------------------------------------------------------
 # generate (por.synthetic)
 # --------------------------------------------------------------------------------------
+
+
+@main.command("generate")
+@click.option("--users", type=click.IntRange(min=1), required=True, help="Number of customers.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed: the same seed writes the same bytes.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), required=True,
+              help="Directory to write the round into (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="File format of the customer balances.")
+@click.option("--btc-network", type=click.Choice(["regtest", "mainnet"]), default="regtest",
+              show_default=True, help="Network of the Bitcoin wallet addresses.")
+@click.option("--debt-share", type=click.IntRange(0, 10000), default=500, show_default=True,
+              help="Share of customers with margin debt, in basis points (500 = 5 %).")
+@click.option("--target", "targets", multiple=True, metavar="SYM=PCT",
+              help="Reserve ratio target of an asset, e.g. `--target BTC=104.5` (repeatable). "
+                   "Defaults: BTC 104, ETH 102, USDT 106, USDC 100, others 100-115 from the seed.")
+@click.option("--round-id", default=None, help="Round id (default: synthetic-SEED).")
+@click.option("--snapshot-time", default="2026-10-31T23:59:59Z", show_default=True,
+              help="Snapshot time, RFC 3339 UTC.")
+@json_option
+def generate_cmd(users: int, seed: int, out: str, fmt: str, btc_network: str, debt_share: int,
+                 targets: tuple[str, ...], round_id: str | None, snapshot_time: str,
+                 as_json: bool) -> None:
+    """Write a synthetic exchange's round: a snapshot to prove, and the exchange's wallets.
+
+    Writes into OUT:
+
+    - `round.json`, `prices.csv`, `balances.csv` (or `.parquet`): the snapshot
+      (docs/snapshot.md): 22 assets, heavy-tailed balances (most customers hold a few
+      assets, a few whales), realistic prices and haircuts, and a share of margin customers
+      whose debt stays covered under the haircuts (every customer is solvent).
+    - `exchange/wallet_keys.json`: the exchange's wallets with their **private keys**
+      (Bitcoin P2WPKH and 2-of-3 P2WSH, Ethereum and TRON accounts). This file is the
+      operator's secret: it is never published.
+    - `exchange/reserves.csv`: `chain,address,asset,amount` - what each wallet holds, set so
+      that each asset's reserves / (equity - debt) is at its target, rounded up.
+
+    Same seed, same bytes. A million customers take a few seconds.
+    """
+    from por.synthetic import generate, parse_target
+
+    overrides: dict[str, int] = {}
+    for t in targets:
+        try:
+            sym, bps = parse_target(t)
+        except (ValueError, KeyError) as exc:
+            fail(as_json, f"--target {t}: {exc}")
+            return
+        overrides[sym] = bps
+    bar = _progress_bar("generating customers")
+    task = bar.add_task("rows", total=users)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    try:
+        with bar:
+            result = generate(out, users, seed, fmt=fmt, btc_network=btc_network,
+                              debt_share_bps=debt_share, targets_bps=overrides,
+                              round_id=round_id, snapshot_time=snapshot_time, progress=progress)
+    except (ValueError, OSError) as exc:
+        fail(as_json, str(exc))
+        return
+    doc = result.to_dict()
+
+    def render() -> None:
+        from rich.table import Table
+
+        console.print(
+            f"[bold green]ok[/]: wrote round [bold]{result.round_id}[/] to {out}: "
+            f"{users:,} customers ({result.debtors:,} with margin debt), 22 assets"
+        )
+        for f in result.files:
+            note = "  [red](PRIVATE: never publish)[/]" if f.endswith("wallet_keys.json") else ""
+            console.print(f"  {out}/{f}{note}")
+        t = Table(title="Reserves placed per asset")
+        for c in ("asset", "reserves", "target", "reserves / (equity - debt)"):
+            t.add_column(c, justify="right" if c != "asset" else "left")
+        for a in doc["assets"]:
+            tb = a["target_bps"]
+            t.add_row(a["asset"], a["reserves_units"], f"{tb // 100}.{tb % 100:02d} %",
+                      a["ratio"] or "n/a")
+        console.print(t)
+
+    emit(as_json, doc, render)
 
 
 # --------------------------------------------------------------------------------------
@@ -111,7 +286,6 @@ def verify() -> None:
 # --------------------------------------------------------------------------------------
 # assets commands (por.assets)
 # --------------------------------------------------------------------------------------
-
 
 from pathlib import Path  # noqa: E402  (assets section)
 
