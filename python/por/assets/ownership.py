@@ -581,8 +581,8 @@ def _v_ed25519(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
         if e.owners:
             if len(e.owners) != 1 or _hex(e.owners[0], "owner1 (auth key)", 32) != auth:
                 raise OwnershipError("owner1 is not the Aptos auth key sha3-256(pubkey || 0x00)")
-            link = ("checked: owner1 = auth key sha3-256(pubkey||0x00); the claimed address is "
-                    "NOT checked (rotated key: that it holds this auth key is on-chain state)")
+            link = ("not checked: the claimed address (rotated key: that it holds this auth key "
+                    "is on-chain state); checked: owner1 = auth key sha3-256(pubkey||0x00)")
         else:
             if _hex(e.address, "address", 32) != auth:
                 raise OwnershipError("Aptos address is not sha3-256(pubkey || 0x00)")

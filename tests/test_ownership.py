@@ -1,0 +1,386 @@
+"""Ownership signatures, per chain, failing closed: OKX's real rows, BIP-322's published
+vectors, and keys made here."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import base58
+import coincurve
+import pytest
+from btclib import b32
+from btclib import base58 as b58check
+from btclib.hashes import hash160
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from nacl.signing import SigningKey
+
+from por.assets import ownership as own
+from por.assets.wallets import WalletEntry, load_wallets
+
+OKX = Path(__file__).resolve().parent / "fixtures" / "okx_assets"
+FILES = sorted(OKX.glob("*.csv"))
+
+
+def _rows():
+    out = []
+    for f in FILES:
+        wf = load_wallets(f)
+        (msg,) = wf.messages()
+        out += [(e, msg) for e in wf.entries]
+    return out
+
+
+ROWS = _rows()
+
+
+def E(**kw) -> WalletEntry:
+    base = dict(source="t", row=1, layout="por-wallets-v1", chain="bitcoin", address="",
+                assets=("BTC",), message="msg", scheme="btc-bms", signatures=())
+    base.update(kw)
+    return WalletEntry(**base)
+
+
+def test_every_okx_row_verifies_except_starknet():
+    assert len(ROWS) == 33 + 5 + 3 + 9
+    for e, msg in ROWS:
+        r = own.verify_entry(e, msg)
+        if e.chain == "starknet":
+            assert r.status == own.UNSUPPORTED and not r.ok
+        else:
+            assert r.ok, (e.source, e.row, r.detail)
+
+
+def _flip(text: str, pos: int) -> str:
+    c = text[pos]
+    if c in "0123456789abcdef":
+        alt = "0123456789abcdef"
+    elif c in "ABCDEF":
+        alt = "ABCDEF"
+    else:
+        alt = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    n = alt[(alt.index(c) + 1) % len(alt)] if c in alt else alt[0]
+    return text[:pos] + n + text[pos + 1:]
+
+
+def _positions(text: str) -> list[int]:
+    n = len(text)
+    start = 2 if text.startswith("0x") else 0
+    return sorted({start + 1, n // 3, n // 2, (2 * n) // 3})
+
+
+def test_one_changed_character_anywhere_fails():
+    """Every field of every OKX row: change one character and the row no longer verifies.
+
+    The only exceptions are addresses that por says it does NOT link to the key (TON,
+    EOS account names, contract/staking addresses, a rotated Aptos account): for those the
+    result must say "not checked" — and the test checks that it does.
+    """
+    tried = 0
+    for e, msg in ROWS:
+        if e.chain == "starknet":
+            continue
+        base = own.verify_entry(e, msg)
+        fields = {"signatures": list(e.signatures), "public_keys": list(e.public_keys),
+                  "owners": list(e.owners)}
+        variants = []
+        for pos in _positions(e.address):
+            variants.append(("address", dataclasses.replace(e, address=_flip(e.address, pos))))
+        for name, values in fields.items():
+            for i, v in enumerate(values):
+                for pos in _positions(v):
+                    vs = list(values)
+                    vs[i] = _flip(v, pos)
+                    variants.append((name, dataclasses.replace(e, **{name: tuple(vs)})))
+        if e.redeem_script:
+            for pos in _positions(e.redeem_script):
+                variants.append(("redeem_script", dataclasses.replace(
+                    e, redeem_script=_flip(e.redeem_script, pos))))
+        # the message: a row claiming another message, checked as that round's message
+        other = msg[:-1] + chr(ord(msg[-1]) ^ 1)
+        r = own.verify_entry(dataclasses.replace(e, message=other), other)
+        assert not r.ok, (e.source, e.row, "message")
+        # and the row's own message is not the round's message
+        assert not own.verify_entry(e, other).ok
+        for name, v in variants:
+            r = own.verify_entry(v, msg)
+            tried += 1
+            if name == "address" and base.address_link.startswith("not checked"):
+                assert r.ok and r.address_link.startswith("not checked")
+                continue
+            assert not r.ok, (e.source, e.row, name, v)
+    assert tried > 400
+
+
+def test_not_checked_links_are_named():
+    links = {(e.chain, e.row): own.verify_entry(e, m).address_link for e, m in ROWS
+             if e.chain != "starknet"}
+    nc = sorted(k for k, v in links.items() if v.startswith("not checked"))
+    assert nc == [("aptos", 20), ("eos", 10), ("ethereum", 6), ("ethereum", 7), ("ethereum", 18),
+                  ("ton", 19)]
+    assert "owner1 = auth key" in links[("aptos", 20)]
+    assert links[("polkadot", 5)].startswith("checked: SS58")
+    assert links[("cardano", 6)].startswith("checked")
+
+
+# ------------------------------------------------------------------ Bitcoin multisig
+
+
+def _msig_row():
+    (e,) = [e for e, _ in ROWS if e.address == "bc1qxmaqqg9az39uj8pxf6qckqhu2awquhlg24zg4897mv6wnj8aw97svxgu3r"]
+    return e
+
+
+def test_multisig_distinct_members_threshold_and_script_hash():
+    e = _msig_row()
+    msg = e.message
+    assert own.verify_entry(e, msg).ok
+    # the same signature twice: one key, not two
+    r = own.verify_entry(dataclasses.replace(e, signatures=(e.signatures[0],) * 2), msg)
+    assert not r.ok and "same key" in r.detail
+    # one signature is too few for 2-of-3
+    r = own.verify_entry(dataclasses.replace(e, signatures=e.signatures[:1]), msg)
+    assert not r.ok and "needs 2" in r.detail
+    # a valid signature from a key that is not in the script
+    stranger = own.bms_sign(os.urandom(32), msg.encode())
+    r = own.verify_entry(dataclasses.replace(e, signatures=(e.signatures[0], stranger)), msg)
+    assert not r.ok and "not a key of the script" in r.detail
+    # declared threshold disagreeing with the script
+    assert not own.verify_entry(dataclasses.replace(e, threshold=1), msg).ok
+    # a P2SH address for the same script is not the P2WSH address
+    p2sh = b58check.encode(b"\x05" + hash160(bytes.fromhex(e.redeem_script))).decode()
+    assert own.verify_entry(dataclasses.replace(e, address=p2sh), msg).ok
+    r = own.verify_entry(dataclasses.replace(e, address=p2sh, chain="dogecoin"), msg)
+    assert not r.ok
+
+
+def _script(m, pubs):
+    return bytes([0x50 + m]) + b"".join(b"\x21" + p for p in pubs) + bytes([0x50 + len(pubs), 0xAE])
+
+
+def test_multisig_script_with_duplicate_key_is_rejected():
+    k1, k2 = os.urandom(32), os.urandom(32)
+    p1 = coincurve.PrivateKey(k1).public_key.format()
+    p2 = coincurve.PrivateKey(k2).public_key.format()
+    dup = _script(2, [p1, p1, p2])
+    addr = b32.address_from_witness(0, hashlib.sha256(dup).digest(), "mainnet")
+    sigs = (own.bms_sign(k1, b"msg"), own.bms_sign(k2, b"msg"))
+    r = own.verify_entry(E(address=addr, scheme="btc-bms-multisig", signatures=sigs,
+                           redeem_script=dup.hex()), "msg")
+    assert not r.ok and "same key twice" in r.detail
+    good = _script(2, [p1, p2, coincurve.PrivateKey(os.urandom(32)).public_key.format()])
+    addr = b32.address_from_witness(0, hashlib.sha256(good).digest(), "mainnet")
+    ok = E(address=addr, scheme="btc-bms-multisig", signatures=sigs, redeem_script=good.hex())
+    assert own.verify_entry(ok, "msg").ok
+    bad = own.verify_entry(dataclasses.replace(ok, redeem_script=(good[:-1] + b"\xac").hex()), "msg")
+    assert not bad.ok and "OP_CHECKMULTISIG" in bad.detail
+
+
+def test_btc_bms_p2pkh_and_segwit_headers():
+    from btclib.ecc import bms
+    from btclib.key import PrvKeyData
+    k = os.urandom(32)
+    wif = PrvKeyData(int.from_bytes(k, "big") % (own.SECP256K1_N - 1) + 1)
+    k = wif.q.to_bytes(32, "big")
+    addr = b58check.encode(b"\x00" + hash160(coincurve.PrivateKey(k).public_key.format())).decode()
+    sig = bms.sign(b"msg", wif).b64encode()
+    assert own.verify_entry(E(address=addr, signatures=(sig,)), "msg").ok
+    assert not own.verify_entry(E(address=addr, signatures=(sig,), message="msg2"), "msg2").ok
+    seg = b32.address_from_witness(0, hash160(coincurve.PrivateKey(k).public_key.format()), "mainnet")
+    sig2 = bms.sign(b"msg", wif, seg).b64encode()
+    assert own.verify_entry(E(address=seg, signatures=(sig2,)), "msg").ok
+    other = b32.address_from_witness(0, os.urandom(20), "mainnet")
+    assert not own.verify_entry(E(address=other, signatures=(sig2,)), "msg").ok
+
+
+# ------------------------------------------------------------------ BIP-322
+
+BIP322_ADDR = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
+# Typed in from the text of BIP-322 (test vectors section).
+BIP322_VECTORS = [
+    ("", "AkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOixpX8z46TSDtS40ASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="),
+    ("", "AkgwRQIhAPkJ1Q4oYS0htvyuSFHLxRQpFAY56b70UvE7Dxazen0ZAiAtZfFz1S6T6I23MWI2lK/pcNTWncuyL8UL+oMdydVgzAEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy"),
+    ("Hello World", "AkcwRAIgZRfIY3p7/DoVTty6YZbWS71bc5Vct9p9Fia83eRmw2QCICK/ENGfwLtptFluMGs2KsqoNSk89pO7F29zJLUx9a/sASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="),
+    ("Hello World", "AkgwRQIhAOzyynlqt93lOKJr+wmmxIens//zPzl9tqIOua93wO6MAiBi5n5EyAcPScOjf1lAqIUIQtr3zKNeavYabHyR8eGhowEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy"),
+]
+BIP322_P2TR = ("bc1ppv609nr0vr25u07u95waq5lucwfm6tde4nydujnu8npg4q75mr5sxq8lt3", "Hello World",
+               "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ==")
+
+
+def test_bip322_message_hashes():
+    assert own.bip322_message_hash(b"").hex() == \
+        "c90c269c4f8fcbe6880f72a721ddfbf1914268a794cbb21cfafee13770ae19f1"
+    assert own.bip322_message_hash(b"Hello World").hex() == \
+        "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a"
+
+
+def test_bip322_published_signatures():
+    for msg, sig in BIP322_VECTORS:
+        e = E(address=BIP322_ADDR, scheme="bip322-simple", signatures=(sig,), message=msg)
+        assert own.verify_entry(e, msg).ok, (msg, sig)
+        other = "Hello World" if msg == "" else ""
+        assert not own.verify_entry(dataclasses.replace(e, message=other), other).ok
+    addr, msg, sig = BIP322_P2TR
+    e = E(address=addr, scheme="bip322-simple", signatures=(sig,), message=msg)
+    assert own.verify_entry(e, msg).ok
+    assert not own.verify_entry(dataclasses.replace(e, message="Hello world"), "Hello world").ok
+    # a valid witness for another address does not verify for this one
+    assert not own.verify_entry(dataclasses.replace(e, address=BIP322_ADDR), msg).ok
+
+
+def test_bip322_own_keys_and_tampering():
+    k = os.urandom(32)
+    pub = coincurve.PrivateKey(k).public_key.format()
+    addr = b32.address_from_witness(0, hash160(pub), "mainnet")
+    sig = own.bip322_sign_p2wpkh(k, b"round 7")
+    e = E(address=addr, scheme="bip322-simple", signatures=(sig,), message="round 7")
+    assert own.verify_entry(e, "round 7").ok
+    wit = own.parse_witness(base64.b64decode(sig))
+    bad_der = bytearray(wit[0])
+    bad_der[10] ^= 1
+    for w in ([bytes(bad_der), wit[1]], [wit[0]], [wit[0], wit[1], b""],
+              [wit[0][:-1] + b"\x02", wit[1]]):
+        s = base64.b64encode(own.serialize_witness(w)).decode()
+        assert not own.verify_entry(dataclasses.replace(e, signatures=(s,)), "round 7").ok
+    taddr, tsig = own.bip322_sign_p2tr(k, b"round 7")
+    t = E(address=taddr, scheme="bip322-simple", signatures=(tsig,), message="round 7")
+    assert own.verify_entry(t, "round 7").ok
+    assert not own.verify_entry(dataclasses.replace(t, address=addr), "round 7").ok
+
+
+# ------------------------------------------------------------------ EVM, TRON, ed25519
+
+
+def test_evm_both_forms_and_contract_owners():
+    acct = Account.create()
+    plain = Account.sign_message(encode_defunct(text="msg"), acct.key).signature.hex()
+    from eth_hash.auto import keccak
+    hashed = Account.sign_message(encode_defunct(primitive=keccak(b"msg")), acct.key).signature.hex()
+    a = acct.address
+    assert own.verify_entry(E(chain="ethereum", address=a, scheme="evm-personal-sign",
+                              signatures=("0x" + plain.removeprefix("0x"),)), "msg").ok
+    assert own.verify_entry(E(chain="ethereum", address=a.lower(), scheme="evm-personal-sign-keccak",
+                              signatures=(hashed,)), "msg").ok
+    # the two forms are not interchangeable
+    assert not own.verify_entry(E(chain="ethereum", address=a, scheme="evm-personal-sign",
+                                  signatures=(hashed,)), "msg").ok
+    # a wrong EIP-55 checksum is refused
+    bad = a[:2] + "".join(c.swapcase() if c.isalpha() else c for c in a[2:6]) + a[6:]
+    if bad != a and bad[2:] != bad[2:].lower() and bad[2:] != bad[2:].upper():
+        assert not own.verify_entry(E(chain="ethereum", address=bad, scheme="evm-personal-sign",
+                                      signatures=(plain,)), "msg").ok
+    # contract wallet: every listed owner must recover, in order
+    b = Account.create()
+    pb = Account.sign_message(encode_defunct(text="msg"), b.key).signature.hex()
+    c = E(chain="ethereum", address="0x" + "ab" * 20, scheme="evm-personal-sign",
+          signatures=(plain, pb), owners=(a, b.address))
+    assert own.verify_entry(c, "msg").ok
+    assert not own.verify_entry(dataclasses.replace(c, signatures=(pb, plain)), "msg").ok
+    assert not own.verify_entry(dataclasses.replace(c, signatures=(plain,)), "msg").ok
+    assert not own.verify_entry(dataclasses.replace(c, owners=(a, a), signatures=(plain, plain)), "msg").ok
+
+
+def test_tron_tip191_and_v1():
+    k = coincurve.PrivateKey()
+    addr = own.tron_address_of(k.public_key)
+    for scheme, v1 in (("tron-tip191", False), ("tron-v1", True)):
+        rs = k.sign_recoverable(own.tron_digest(b"msg", v1=v1), hasher=None)
+        sig = "0x" + (rs[:64] + bytes([27 + rs[64]])).hex()
+        e = E(chain="tron", address=addr, scheme=scheme, signatures=(sig,))
+        assert own.verify_entry(e, "msg").ok
+        assert own.verify_entry(dataclasses.replace(e, scheme="tron-okx"), "msg").ok
+        other = "tron-v1" if scheme == "tron-tip191" else "tron-tip191"
+        assert not own.verify_entry(dataclasses.replace(e, scheme=other), "msg").ok
+    # a base58 address with a broken checksum, and a non-TRON (0x00-prefixed) address
+    raw = b58check.decode(addr)
+    assert not own.verify_entry(dataclasses.replace(e, address=base58.b58encode(raw + b"\0\0\0\0").decode()), "msg").ok
+    assert not own.verify_entry(dataclasses.replace(e, address=b58check.encode(b"\x00" + raw[1:]).decode()), "msg").ok
+
+
+def test_ed25519_solana_aptos_polkadot():
+    sk = SigningKey.generate()
+    pk = bytes(sk.verify_key)
+    sig = sk.sign(own.okx_signed_bytes(b"msg")).signature.hex()
+    sol = E(chain="solana", address=base58.b58encode(pk).decode(), scheme="ed25519-okx",
+            signatures=(sig,), public_keys=(pk.hex(),))
+    assert own.verify_entry(sol, "msg").ok
+    other = base58.b58encode(bytes(SigningKey.generate().verify_key)).decode()
+    assert not own.verify_entry(dataclasses.replace(sol, address=other), "msg").ok
+    apt = dataclasses.replace(sol, chain="aptos",
+                              address="0x" + hashlib.sha3_256(pk + b"\0").hexdigest())
+    assert own.verify_entry(apt, "msg").ok
+    assert not own.verify_entry(dataclasses.replace(apt, address="0x" + hashlib.sha3_256(pk + b"\1").hexdigest()), "msg").ok
+    body = b"\x00" + pk
+    ss58 = base58.b58encode(body + hashlib.blake2b(b"SS58PRE" + body, digest_size=64).digest()[:2]).decode()
+    dot = dataclasses.replace(sol, chain="polkadot", address=ss58)
+    assert own.verify_entry(dot, "msg").ok
+    body2 = b"\x02" + pk  # Kusama prefix: not a Polkadot address
+    ks = base58.b58encode(body2 + hashlib.blake2b(b"SS58PRE" + body2, digest_size=64).digest()[:2]).decode()
+    assert not own.verify_entry(dataclasses.replace(dot, address=ks), "msg").ok
+    # the signature must be over the OKX-prefixed bytes, not the bare message
+    bare = sk.sign(b"msg").signature.hex()
+    assert not own.verify_entry(dataclasses.replace(sol, signatures=(bare,)), "msg").ok
+
+
+def test_unknown_scheme_and_garbage_fail_closed():
+    r = own.verify_entry(E(scheme="schnorr-magic", signatures=("x",)), "msg")
+    assert r.status == own.UNSUPPORTED and not r.ok
+    for scheme in own.SCHEMES:
+        for chain in ("bitcoin", "ethereum", "tron", "solana", "eos"):
+            r = own.verify_entry(E(scheme=scheme, chain=chain, address="zz", signatures=("%%",),
+                                   public_keys=("zz",), redeem_script="zz"), "msg")
+            assert not r.ok
+
+
+# ------------------------------------------------------------------ signing our own wallets
+
+
+def make_keys_doc() -> dict:
+    """A por-exchange-keys document with fresh real keys (as `por generate` writes)."""
+    wallets = []
+    k = os.urandom(32)
+    pub = coincurve.PrivateKey(k).public_key.format()
+    wallets.append({"chain": "bitcoin", "type": "p2wpkh",
+                    "address": b32.address_from_witness(0, hash160(pub), "mainnet"),
+                    "private_keys": [k.hex()], "public_keys": [pub.hex()],
+                    "redeem_script": None, "threshold": 1})
+    ks = [os.urandom(32) for _ in range(3)]
+    pubs = [coincurve.PrivateKey(x).public_key.format() for x in ks]
+    script = _script(2, pubs)
+    wallets.append({"chain": "bitcoin", "type": "p2wsh-multisig",
+                    "address": b32.address_from_witness(0, hashlib.sha256(script).digest(), "mainnet"),
+                    "private_keys": [x.hex() for x in ks], "public_keys": [p.hex() for p in pubs],
+                    "redeem_script": script.hex(), "threshold": 2})
+    acct = Account.create()
+    wallets.append({"chain": "ethereum", "type": "eoa", "address": acct.address,
+                    "private_keys": [acct.key.hex()], "public_keys": [], "redeem_script": None,
+                    "threshold": 1})
+    tk = coincurve.PrivateKey()
+    wallets.append({"chain": "tron", "type": "eoa", "address": own.tron_address_of(tk.public_key),
+                    "private_keys": [tk.secret.hex()], "public_keys": [], "redeem_script": None,
+                    "threshold": 1})
+    return {"format": "por-exchange-keys", "version": 1, "wallets": wallets}
+
+
+def test_sign_wallets_roundtrip(tmp_path):
+    keys = make_keys_doc()
+    doc = own.sign_wallets(keys, "por round 2026-11", {("ethereum", keys["wallets"][2]["address"]): ["ETH", "USDT"]})
+    p = tmp_path / "wallets.json"
+    p.write_text(json.dumps(doc))
+    wf = load_wallets(p)
+    assert [e.scheme for e in wf.entries] == ["bip322-simple", "btc-bms-multisig",
+                                              "evm-personal-sign", "tron-tip191"]
+    assert wf.entries[2].assets == ("ETH", "USDT")
+    assert len(wf.entries[1].signatures) == 2
+    for e in wf.entries:
+        assert own.verify_entry(e, "por round 2026-11").ok
+        assert not own.verify_entry(e, "por round 2026-12").ok
+    # fewer private keys than the threshold: refused
+    keys["wallets"][1]["private_keys"] = keys["wallets"][1]["private_keys"][:1]
+    with pytest.raises(ValueError, match="threshold is 2"):
+        own.sign_wallets(keys, "m")
