@@ -137,14 +137,18 @@ def format_price(asset: Asset, price: int) -> str:
 
 
 def _fraction_to_decimal_string(frac: Fraction) -> str:
-    # exact for denominators that are powers of ten
+    # exact for every terminating decimal: denominators of the form 2^a * 5^b
     den = frac.denominator
-    k = 0
-    while den % 10 == 0:
-        den //= 10
-        k += 1
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
     if den != 1:
         raise ValueError("not a terminating decimal")
+    k = max(twos, fives)
     return Asset("", "", k, "", ()).format(frac.numerator * 10**k // frac.denominator)
 
 
