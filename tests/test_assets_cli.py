@@ -128,3 +128,25 @@ def test_sign_check_prove_own_wallets(tmp_path):
     assert set(json.loads(text)["totals"]) == {"BTC", "ETH", "USDT"}
     code, _ = run("verify", "assets", tmp_path / "b")
     assert code == 0
+    # declared balances from a balances file (whole units -> registry base units)
+    bal = tmp_path / "balances.csv"
+    ws = keys["wallets"]
+    bal.write_text("address,chain,asset,amount,height\n"
+                   f"{ws[0]['address']},bitcoin,BTC,1.5,800000\n"
+                   f"{ws[1]['address']},bitcoin,BTC,0.25,800000\n"
+                   f"{ws[2]['address']},ethereum,ETH,2,19000000\n")
+    code, text = run("prove", "assets", "--wallets", wp, "--out", tmp_path / "c",
+                     "--balances", bal, "--json")
+    assert code == 0, text
+    t = json.loads(text)["totals"]
+    assert t["BTC"]["amount"] == "175000000" and t["ETH"]["amount"] == "2000000000"
+    assert t["USDT"]["amount"] == "0"  # no balance given for the TRON wallet
+    ev = json.loads((tmp_path / "c" / "assets.json").read_text())["evidence"]
+    assert ev[0]["height"] == 800000 and ev[0]["balance_source"] == "declared (unverified by por)"
+    assert run("verify", "assets", tmp_path / "c")[0] == 0
+    bal.write_text("address,chain,asset,amount,height\n"
+                   f"{ws[0]['address']},bitcoin,BTC,1.5,800000\n"
+                   f"{ws[0]['address']},bitcoin,BTC,1.5,800000\n")
+    code, text = run("prove", "assets", "--wallets", wp, "--out", tmp_path / "d",
+                     "--balances", bal, "--json")
+    assert code == 1 and "balances.csv" in json.loads(text)["error"]

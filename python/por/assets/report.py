@@ -61,19 +61,23 @@ def choose_message(wf: WalletFile, message: str | None) -> str:
 
 @dataclass
 class _Declared:
-    amount: int
-    source_note: str
+    amount: int  # in por's registry base unit (the balances file's unit)
+    height: int | None
 
 
 def _declared_from_file(path: str) -> dict[tuple[str, str, str], _Declared]:
     mod = _balance_module("balances")
     out: dict[tuple[str, str, str], _Declared] = {}
-    for b in mod.load_balances_file(path):
+    try:
+        rows = mod.load_balances_file(path)
+    except ValueError as exc:
+        raise AssetsError(str(exc)) from None
+    for b in rows:
         key = (b.chain, _norm_addr(b.chain, b.address), b.asset)
         if key in out:
             raise AssetsError(f"{path}: balance of {b.asset} at {b.address} on {b.chain} is "
                               "given twice")
-        out[key] = _Declared(int(b.amount), f"{path}")
+        out[key] = _Declared(int(b.amount), getattr(b, "height", None))
     return out
 
 
@@ -125,7 +129,8 @@ def prove_assets(
         return heights.get(e.chain, e.height)
 
     # balances
-    amounts: dict[tuple[int, str], tuple[int, str, int | None]] = {}  # (idx, asset) -> (amt, src, h)
+    # (idx, asset) -> (amount, source, height, amount is in the chain's native unit?)
+    amounts: dict[tuple[int, str], tuple[int, str, int | None, bool]] = {}
     evm_q: dict[int, list[tuple[int, str]]] = {}
     btc_q: dict[int, list[int]] = {}
     for i, e in enumerate(wf.entries):
@@ -148,40 +153,49 @@ def prove_assets(
                     continue
                 btc_q.setdefault(h, []).append(i)
             elif key in declared:
-                amounts[(i, a)] = (declared[key].amount, SRC_DECLARED, h)
+                d = declared[key]
+                amounts[(i, a)] = (d.amount, SRC_DECLARED, d.height if d.height is not None else h,
+                                   False)
             elif a in e.declared:
-                amounts[(i, a)] = (e.declared[a], SRC_DECLARED, h)
+                amounts[(i, a)] = (e.declared[a], SRC_DECLARED, h, True)
             else:
-                amounts[(i, a)] = (0, SRC_NONE, h)
+                amounts[(i, a)] = (0, SRC_NONE, h, False)
     if evm_q:
         mod = _balance_module("evm")
         for h, qs in evm_q.items():
             got = mod.read_balances(evm_rpc, [(wf.entries[i].address, a) for i, a in qs], h)
             for i, a in qs:
-                amounts[(i, a)] = (int(got[(wf.entries[i].address, a)]), SRC_EVM, h)
+                amounts[(i, a)] = (int(got[(wf.entries[i].address, a)]), SRC_EVM, h, False)
     if btc_q:
         mod = _balance_module("bitcoin")
         for h, idxs in btc_q.items():
             got = mod.read_balances_rpc(btc_rpc, [wf.entries[i].address for i in idxs], h)
             for i in idxs:
-                amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), SRC_BTC, h)
+                amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), SRC_BTC, h, False)
 
     evidence = []
     for i, (e, r) in enumerate(zip(wf.entries, results)):
         for a in e.assets:
             if (i, a) not in amounts:
                 continue
-            amt, src, h = amounts[(i, a)]
+            amt, src, h, native = amounts[(i, a)]
             nd = e.native_decimals.get(a)
-            por_amt, dust = to_por_units(a, amt, nd)
+            if native:
+                por_amt, dust = to_por_units(a, amt, nd)
+            elif a in ASSETS_BY_SYMBOL:
+                por_amt, dust = amt, 0
+            else:
+                failures.append(f"row {e.row}: asset {a} is not in the por registry and its "
+                                "balance is not in a known native unit")
+                continue
             evidence.append({
                 "entry": i,
                 "chain": e.chain,
                 "address": e.address,
                 "asset": a,
                 "height": h,
-                "amount_native": str(amt),
-                "native_decimals": nd,
+                "amount_native": str(amt) if native else None,
+                "native_decimals": nd if native else None,
                 "amount": None if por_amt is None else str(por_amt),
                 "dropped_native_remainder": str(dust),
                 "balance_source": src,
@@ -219,6 +233,8 @@ def compute_totals(evidence: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         t = totals.setdefault(a, {"amount": 0, "unit": None, "addresses": 0,
                                   "unverified_amount": 0, "sources": {}})
         if ev["amount"] is not None:
+            if a not in ASSETS_BY_SYMBOL:
+                raise AssetsError(f"asset {a} is not in the registry but has a por-unit amount")
             v, unit = int(ev["amount"]), ASSETS_BY_SYMBOL[a].unit
         else:
             v, unit = int(ev["amount_native"]), f"native base unit (10^-{ev['native_decimals']})"
@@ -286,14 +302,17 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
             if key in seen:
                 failures.append(f"evidence {k}: {ev['asset']} at {e.address} counted twice")
             seen.add(key)
-            amt = int(ev["amount_native"])
-            if amt < 0:
-                failures.append(f"evidence {k}: negative amount")
-            nd = e.native_decimals.get(ev["asset"])
-            por_amt, dust = to_por_units(ev["asset"], amt, nd)
-            if (None if por_amt is None else str(por_amt)) != ev["amount"] or ev["native_decimals"] != nd:
-                failures.append(f"evidence {k}: amount {ev['amount']} is not the native amount "
-                                f"{amt} converted to por units ({por_amt})")
+            if ev["amount_native"] is not None:
+                amt = int(ev["amount_native"])
+                nd = e.native_decimals.get(ev["asset"])
+                por_amt, _dust = to_por_units(ev["asset"], amt, nd)
+                if amt < 0 or (None if por_amt is None else str(por_amt)) != ev["amount"] \
+                        or ev["native_decimals"] != nd:
+                    failures.append(f"evidence {k}: amount {ev['amount']} is not the native "
+                                    f"amount {amt} converted to por units ({por_amt})")
+            elif ev["asset"] not in ASSETS_BY_SYMBOL or int(ev["amount"]) < 0:
+                failures.append(f"evidence {k}: amount {ev['amount']!r} of {ev['asset']} is not "
+                                "a non-negative registry amount")
             src = ev["balance_source"]
             if src == SRC_EVM:
                 if evm_rpc:
@@ -316,9 +335,9 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
             for ev in evs:
                 checked_rpc += 1
                 now = int(got[(ev["address"], ev["asset"])])
-                if now != int(ev["amount_native"]):
+                if now != int(ev["amount"]):
                     failures.append(f"{ev['asset']} at {ev['address']} block {h}: chain says "
-                                    f"{now}, bundle says {ev['amount_native']}")
+                                    f"{now}, bundle says {ev['amount']}")
     if btc_by_h:
         mod = _balance_module("bitcoin")
         for h, evs in btc_by_h.items():
@@ -326,9 +345,9 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
             for ev in evs:
                 checked_rpc += 1
                 now = int(got[ev["address"]])
-                if now != int(ev["amount_native"]):
+                if now != int(ev["amount"]):
                     failures.append(f"BTC at {ev['address']} height {h}: chain says {now}, "
-                                    f"bundle says {ev['amount_native']}")
+                                    f"bundle says {ev['amount']}")
     try:
         totals = compute_totals(evidence)
     except (AssetsError, KeyError, TypeError, ValueError) as exc:
