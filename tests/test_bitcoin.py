@@ -308,3 +308,16 @@ def test_key_signatures_are_low_s_der() -> None:
     digest = B.sha256d(b"message")
     sig = k.sign(digest)
     assert sig[0] == 0x30 and PublicKey(k.pub).verify(sig, digest, hasher=None)
+
+
+def test_demo_node_funds_any_regtest_address() -> None:
+    from por.assets.btcchain import start_demo_btc_node
+
+    amounts = {ADDR["M"]: 1_500 * B.SATS_PER_BTC, ADDR["P"]: 12_345}
+    demo = start_demo_btc_node(list(amounts.items()))
+    try:
+        assert B.read_balances_rpc(demo.url, list(amounts), demo.height) == amounts
+        later = B.read_balances_rpc(demo.url, list(amounts), demo.height + 1)
+        assert later == {a: v + 1_000 for a, v in amounts.items()}
+    finally:
+        demo.close()

@@ -544,3 +544,41 @@ def _dumps_exact(doc: Any) -> str:
 
     text = json.dumps(doc, default=default)
     return re.sub(r'"\\u0000AMOUNT(\d+)\\u0000"', lambda m: marks[int(m.group(1))], text)
+
+
+@dataclass
+class DemoBtcNode:
+    """A regtest chain that funded the given addresses, served on 127.0.0.1 (close() it)."""
+
+    url: str
+    height: int  # the snapshot height: every reserve funded at or before it
+    block_hash: str
+    chain: RegtestChain = field(repr=False)
+    server: RegtestRpcServer = field(repr=False)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def start_demo_btc_node(reserves: Sequence[tuple[str, int]], user: str = "por",
+                        password: str = "demo") -> DemoBtcNode:
+    """Mine a regtest chain paying each (address, sats), take the snapshot height, then pay
+    every address 1 more satoshi in a later block (so a read at the wrong height shows), and
+    serve it over JSON-RPC. Regtest halves every 150 blocks: about 7,000 BTC in all at most."""
+    miner = Wallet.p2wpkh("demo-miner")
+    c = RegtestChain()
+    payments = [(address_to_script(a, "regtest"), int(v)) for a, v in reserves]
+    need = sum(v for _, v in payments) + 10_000
+    for _ in range(101):
+        c.mine(to=miner)
+    while sum(x.value for x in c.coins(miner)) < need:
+        if c.height > 400:
+            raise ValueError(f"demo reserves of {need} sats exceed what regtest can mine")
+        c.mine(to=miner)
+    if payments:
+        c.mine([c.pay(miner, payments, fee=10_000)], to=miner)
+    snapshot = c.height
+    if payments:
+        c.mine([c.pay(miner, [(s, 1_000) for s, _ in payments], fee=10_000)], to=miner)
+    server = RegtestRpcServer(c.raw_blocks, user=user, password=password)
+    return DemoBtcNode(server.url, snapshot, c.blocks[snapshot].hash_hex, c, server)
