@@ -321,3 +321,10 @@ def test_demo_node_funds_any_regtest_address() -> None:
         assert later == {a: v + 1_000 for a, v in amounts.items()}
     finally:
         demo.close()
+
+
+def test_rpc_detects_the_nodes_network(node: RegtestRpcServer) -> None:
+    with pytest.raises(B.BitcoinError, match="the node runs regtest, not mainnet"):
+        B.read_balances_rpc(node.url, list(ADDR.values()), SNAPSHOT, network="mainnet")
+    with pytest.raises(B.BitcoinError, match="not regtest"):  # a mainnet address
+        B.read_balances_rpc(node.url, ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"], SNAPSHOT)

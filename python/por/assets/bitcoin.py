@@ -660,12 +660,20 @@ class RpcSnapshot:
 
 
 def read_balances_rpc_detailed(rpc_url: str, addresses: list[str], height: int,
-                               network: str = "regtest") -> RpcSnapshot:
+                               network: str | None = None) -> RpcSnapshot:
     """Rewind the node to ``height``, scan its UTXO set for ``addresses``, always un-rewind.
 
+    ``network`` (mainnet/testnet/regtest) is found from the node's genesis block when None.
     Raises :class:`BitcoinError` if the scan did not run at exactly the snapshot block.
     """
     rpc = BitcoinRpc(rpc_url)
+    genesis = rpc.call("getblockhash", 0)
+    found = next((n for n, p in NETWORKS.items() if p["genesis"] == genesis), None)
+    if found is None:
+        raise BitcoinError(f"the node's genesis block {genesis} is not one of {sorted(NETWORKS)}")
+    if network is not None and network != found:
+        raise BitcoinError(f"the node runs {found}, not {network}")
+    network = found
     scripts = {a: address_to_script(a, network) for a in addresses}
     if len(set(scripts.values())) != len(scripts):
         raise BitcoinError("two addresses map to the same scriptPubKey")
@@ -725,7 +733,7 @@ def read_balances_rpc_detailed(rpc_url: str, addresses: list[str], height: int,
 
 
 def read_balances_rpc(rpc_url: str, addresses: list[str], height: int,
-                      network: str = "regtest") -> dict[str, int]:
+                      network: str | None = None) -> dict[str, int]:
     """Balance in satoshi of each address at ``height``, read from a Bitcoin Core node."""
     return read_balances_rpc_detailed(rpc_url, addresses, height, network).balances
 
