@@ -7,10 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from fixtures_path import OKX_ASSETS
 from por.cli import main
 from test_ownership import make_keys_doc
 
-OKX = Path(__file__).resolve().parent / "fixtures" / "okx_assets"
+OKX = OKX_ASSETS
 F7 = OKX / "okx_por_example_2022-11_7col.csv"
 F9 = OKX / "okx_aup_test_9col.csv"
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import base58
 import coincurve
 import pytest
+
+from fixtures_path import OKX_ASSETS
 from btclib import b32
 from btclib import base58 as b58check
 from btclib.hashes import hash160
@@ -23,7 +25,7 @@ from nacl.signing import SigningKey
 from por.assets import ownership as own
 from por.assets.wallets import WalletEntry, load_wallets
 
-OKX = Path(__file__).resolve().parent / "fixtures" / "okx_assets"
+OKX = OKX_ASSETS
 FILES = sorted(OKX.glob("*.csv"))
 
 

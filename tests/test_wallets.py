@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_path import OKX_ASSETS
+
 from por.assets.wallets import WalletFileError, load_wallets
 
-OKX = Path(__file__).resolve().parent / "fixtures" / "okx_assets"
+OKX = OKX_ASSETS
 F7 = OKX / "okx_por_example_2022-11_7col.csv"
 F11 = OKX / "okx_por_example_11col.csv"
 F12 = OKX / "okx_por_staking_example_12col.csv"
