@@ -324,9 +324,12 @@ def _assets_totals_table(title: str, totals: dict) -> None:
               help="Declared balances file for chains por cannot read.")
 @click.option("--height", "heights", multiple=True, metavar="CHAIN=N",
               help="Snapshot height of a chain (repeatable).")
+@click.option("--evm-token", "evm_tokens", multiple=True, metavar="SYMBOL=0xADDRESS",
+              help="ERC-20 contract of an asset on the --evm-rpc chain (repeatable; default: "
+                   "the mainnet contracts). Recorded in the bundle for verifiers.")
 @json_option
 def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_path, heights,
-                     as_json) -> None:
+                     evm_tokens, as_json) -> None:
     """Prove ownership of the exchange's wallets and total their balances per asset.
 
     Every signature must verify against the round's message (fails closed: an unknown
@@ -337,7 +340,14 @@ def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_
 
     h = _assets_heights(heights, as_json)
     try:
-        b = prove_assets(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_path, h)
+        tokens = {}
+        for item in evm_tokens:
+            sym, sep, addr = item.partition("=")
+            if not sep or not sym or not addr:
+                fail(as_json, f"--evm-token {item!r}: expected SYMBOL=0xADDRESS")
+            tokens[sym.strip().upper()] = addr.strip()
+        b = prove_assets(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_path, h,
+                         evm_tokens=tokens)
     except (AssetsError, WalletFileError) as exc:
         fail(as_json, str(exc), getattr(exc, "details", None))
     doc = {"ok": True, "bundle": str(Path(out_dir) / "assets.json"), "message": b["message"],

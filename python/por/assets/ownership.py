@@ -200,13 +200,17 @@ def bms_digest(message: bytes, magic: bytes = b"Bitcoin Signed Message:\n") -> b
 
 #: base58check version bytes of P2SH addresses, per chain
 P2SH_VERSION = {"bitcoin": 0x05, "dogecoin": 0x16, "litecoin": 0x32}
+#: testnet / regtest P2SH version bytes
+P2SH_TEST_VERSION = {"bitcoin": (0xC4,)}
 P2PKH_VERSION = {"bitcoin": 0x00, "dogecoin": 0x1E, "litecoin": 0x30}
 BMS_MAGIC = {
     "bitcoin": b"Bitcoin Signed Message:\n",
     "dogecoin": b"Dogecoin Signed Message:\n",
     "litecoin": b"Litecoin Signed Message:\n",
 }
-SEGWIT_HRP = {"bitcoin": "bc", "litecoin": "ltc"}
+#: bech32 human-readable parts per chain: mainnet, then testnet/signet and regtest (the
+#: synthetic exchange and the test chains use regtest addresses)
+SEGWIT_HRP = {"bitcoin": ("bc", "tb", "bcrt"), "litecoin": ("ltc",)}
 
 
 def _b58check(addr: str, what: str = "address") -> bytes:
@@ -221,8 +225,8 @@ def _b58check(addr: str, what: str = "address") -> bytes:
 def _segwit(addr: str, chain: str) -> tuple[int, bytes]:
     if addr != addr.strip():
         raise OwnershipError("address has surrounding whitespace")
-    hrp = SEGWIT_HRP.get(chain)
-    if hrp is None or not addr.lower().startswith(hrp + "1"):
+    hrps = SEGWIT_HRP.get(chain, ())
+    if not any(addr.lower().startswith(h + "1") for h in hrps):
         raise OwnershipError(f"address {addr!r} is not a segwit address of {chain}")
     try:
         ver, prog, _net = b32.witness_from_address(addr)
@@ -314,8 +318,7 @@ def _v_btc_multisig(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
     chain = e.chain
     if chain not in P2SH_VERSION:
         raise OwnershipError(f"multisig is not supported on chain {chain!r}")
-    hrp = SEGWIT_HRP.get(chain)
-    if hrp and e.address.lower().startswith(hrp + "1"):
+    if any(e.address.lower().startswith(h + "1") for h in SEGWIT_HRP.get(chain, ())):
         ver, prog = _segwit(e.address, chain)
         if ver != 0 or len(prog) != 32:
             raise OwnershipError("segwit multisig address must be P2WSH (v0, 32-byte program)")
@@ -324,7 +327,8 @@ def _v_btc_multisig(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
         link = "checked: sha256(redeem script) is the P2WSH program"
     else:
         payload = _b58check(e.address)
-        if len(payload) != 21 or payload[0] != P2SH_VERSION[chain]:
+        if len(payload) != 21 or payload[0] not in (P2SH_VERSION[chain],
+                                                     *P2SH_TEST_VERSION.get(chain, ())):
             raise OwnershipError(f"address {e.address!r} is not a P2SH address of {chain}")
         if hash160(script) != payload[1:]:
             raise OwnershipError("hash160(redeem script) does not match the P2SH address")

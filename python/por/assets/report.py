@@ -101,8 +101,13 @@ def prove_assets(
     btc_rpc: str | None = None,
     balances: str | Path | None = None,
     heights: dict[str, int] | None = None,
+    evm_tokens: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Make the assets bundle. Raises :class:`AssetsError` (with details) on any failure;
+    """Make the assets bundle.
+
+    ``evm_tokens`` maps an ERC-20 asset symbol to its contract address on the EVM chain that
+    ``evm_rpc`` serves (default: the mainnet contracts in :mod:`por.assets.evm`); it is written
+    into the bundle so that a verifier reads the same contracts. Raises :class:`AssetsError` (with details) on any failure;
     in that case ``assets.failed.json`` is written for diagnosis and no ``assets.json``."""
     heights = dict(heights or {})
     wf = load_wallets(wallets)
@@ -163,7 +168,8 @@ def prove_assets(
     if evm_q:
         mod = _balance_module("evm")
         for h, qs in evm_q.items():
-            got = mod.read_balances(evm_rpc, [(wf.entries[i].address, a) for i, a in qs], h)
+            got = mod.read_balances(evm_rpc, [(wf.entries[i].address, a) for i, a in qs], h,
+                                    tokens=evm_tokens or None)
             for i, a in qs:
                 amounts[(i, a)] = (int(got[(wf.entries[i].address, a)]), SRC_EVM, h, False)
     if btc_q:
@@ -209,6 +215,7 @@ def prove_assets(
         "wallet_file": {"path": str(wallets), "layout": wf.layout,
                         "summary": [s.__dict__ for s in wf.summary]},
         "heights": heights,
+        "evm_tokens": dict(evm_tokens or {}),
         "ok": not failures,
         "failures": failures,
         "totals": totals,
@@ -331,7 +338,8 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
     if evm_by_h:
         mod = _balance_module("evm")
         for h, evs in evm_by_h.items():
-            got = mod.read_balances(evm_rpc, [(ev["address"], ev["asset"]) for ev in evs], h)
+            got = mod.read_balances(evm_rpc, [(ev["address"], ev["asset"]) for ev in evs], h,
+                                    tokens=doc.get("evm_tokens") or None)
             for ev in evs:
                 checked_rpc += 1
                 now = int(got[(ev["address"], ev["asset"])])
