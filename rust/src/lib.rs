@@ -6,6 +6,8 @@
 use pyo3::prelude::*;
 
 pub mod hash;
+pub mod liabilities;
+pub mod py_liab;
 
 /// Poseidon2 permutation (KoalaBear, width 24) of 24 canonical field elements.
 #[pyfunction]
@@ -18,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FIELD_MODULUS", hash::MODULUS)?;
     m.add("POSEIDON2_WIDTH", hash::WIDTH)?;
     m.add_function(wrap_pyfunction!(poseidon2_permute, m)?)?;
+    py_liab::register(m)?;
     Ok(())
 }

@@ -1,0 +1,957 @@
+//! The zero-knowledge proof of liabilities: one AIR on Plonky3 uni-stark (KoalaBear, ZK via the
+//! hiding FRI PCS). See docs/liabilities-air.md for the layout and docs/security.md for the bounds.
+
+use core::borrow::BorrowMut;
+use core::mem::MaybeUninit;
+
+use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_challenger::DuplexChallenger;
+use p3_commit::ExtensionMmcs;
+use p3_dft::Radix2DitParallel;
+use p3_field::extension::BinomialExtensionField;
+use p3_field::{Field, PrimeCharacteristicRing, PrimeField32};
+use p3_fri::{FriParameters, HidingFriPcs};
+use p3_koala_bear::{
+    default_koalabear_poseidon2_16, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
+    Poseidon2KoalaBear, KOALABEAR_POSEIDON2_RC_24_EXTERNAL_FINAL,
+    KOALABEAR_POSEIDON2_RC_24_EXTERNAL_INITIAL, KOALABEAR_POSEIDON2_RC_24_INTERNAL,
+};
+use p3_matrix::dense::RowMajorMatrix;
+use p3_maybe_rayon::prelude::*;
+use p3_merkle_tree::MerkleTreeHidingMmcs;
+use p3_poseidon2_air::{generate_trace_rows_for_perm, Poseidon2Air, Poseidon2Cols, RoundConstants};
+use p3_symmetric::{PaddingFreeSponge, Permutation, TruncatedPermutation};
+use p3_uni_stark::{
+    prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, StarkConfig,
+    SubAirBuilder,
+};
+use rand10::rngs::StdRng;
+use rand10::SeedableRng;
+
+use crate::hash::{self, Digest, F};
+
+// ---------------------------------------------------------------- parameters
+pub const MAX_ASSETS: usize = 32;
+/// Limb sums are < 2^16 * 2^h and must stay below p = 2^31 - 2^24 + 1: h <= 14.
+pub const MAX_TREE_HEIGHT: usize = 14;
+/// The hiding PCS needs enough rows to mask its openings.
+pub const MIN_LOG_ROWS: usize = 10;
+pub const MAX_ROUND_ID_BYTES: usize = 63;
+const RID_ELEMS: usize = 21;
+/// Bound on each solvency weight: p_a*h_a < 2^64 and 10_000*p_a < 2^64.
+pub const MAX_WEIGHT_BITS: u32 = 64;
+pub const MAX_HAIRCUT_BP: u64 = 10_000;
+
+pub const PROOF_MAGIC: &[u8; 8] = b"PORLIAB\0";
+pub const PROOF_VERSION: u32 = 1;
+
+pub const LOG_BLOWUP: usize = 2;
+pub const NUM_QUERIES: usize = 42;
+pub const QUERY_POW_BITS: usize = 16;
+pub const COMMIT_POW_BITS: usize = 0;
+pub const BATCH_POW_BITS: usize = 10;
+pub const NUM_RANDOM_CODEWORDS: usize = 4;
+
+// ---------------------------------------------------------------- layout
+const SBOX_DEGREE: u64 = 3;
+const HALF_FULL: usize = 4;
+const PARTIAL: usize = 23;
+const W: usize = 24;
+type P2Air = Poseidon2Air<F, GenericPoseidon2LinearLayersKoalaBear, W, SBOX_DEGREE, 0, HALF_FULL, PARTIAL>;
+type P2Cols<T> = Poseidon2Cols<T, W, SBOX_DEGREE, 0, HALF_FULL, PARTIAL>;
+pub const NP: usize = W + 2 * HALF_FULL * W + PARTIAL; // 239
+const OUT: usize = NP - W;
+const BITS: usize = NP;
+const NBITS: usize = 256;
+const NPOS: usize = 15; // 8-bit positions of the per-customer solvency value
+const CARRY_BITS: usize = 19;
+const CARRY_OFF: u64 = 1 << 18;
+
+// preprocessed columns
+const P_B0: usize = 0;
+const P_BCONT: usize = 1;
+const P_BLAST: usize = 2;
+const P_ZHI: usize = 3;
+const P_KCMP: usize = 4;
+const P_SA: usize = 5;
+const P_SB: usize = 6;
+const P_MERGE: usize = 7;
+const P_BLK: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Block(usize),
+    SolvA,
+    SolvB,
+    Merge,
+    Pad,
+}
+
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub k: usize,
+    pub h: usize,
+    pub nb: usize,
+    pub acc: usize,
+    pub v: usize,
+    pub kc: usize,
+    pub st: usize,
+    pub depth: usize,
+    pub width: usize,
+    pub p_pw: usize,
+    pub p_width: usize,
+    pub rows_per_leaf: usize,
+    pub n_rows: usize,
+}
+
+impl Layout {
+    pub fn new(k: usize, h: usize) -> Result<Self, String> {
+        if k == 0 || k > MAX_ASSETS {
+            return Err(format!("number of assets must be 1..={MAX_ASSETS}, got {k}"));
+        }
+        if h == 0 || h > MAX_TREE_HEIGHT {
+            return Err(format!("tree height must be 1..={MAX_TREE_HEIGHT}, got {h}"));
+        }
+        let nb = (8 + 8 * k).div_ceil(16);
+        let acc = BITS + NBITS;
+        let v = acc + 8 * k;
+        let kc = v + NPOS;
+        let st = kc + 4;
+        let depth = h + 1;
+        let width = st + 8 * depth;
+        let p_pw = P_BLK + nb;
+        let rows_per_leaf = nb + 2;
+        let used = (rows_per_leaf << h) + (1 << h) - 1;
+        let n_rows = (used + 1).next_power_of_two().max(1 << MIN_LOG_ROWS);
+        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw + 32, rows_per_leaf, n_rows })
+    }
+
+    fn schedule(&self) -> Vec<(Kind, usize)> {
+        let mut s = Vec::with_capacity(self.n_rows);
+        for i in 0..(1usize << self.h) {
+            for b in 0..self.nb {
+                s.push((Kind::Block(b), i));
+            }
+            s.push((Kind::SolvA, i));
+            s.push((Kind::SolvB, i));
+            for _ in 0..(i + 1).trailing_zeros().min(self.h as u32) {
+                s.push((Kind::Merge, i));
+            }
+        }
+        while s.len() < self.n_rows {
+            s.push((Kind::Pad, 0));
+        }
+        s
+    }
+
+    /// Public value positions.
+    pub fn pv_prices(&self) -> usize {
+        3 + RID_ELEMS
+    }
+    pub fn pv_haircuts(&self) -> usize {
+        self.pv_prices() + 4 * self.k
+    }
+    pub fn pv_sums(&self) -> usize {
+        self.pv_haircuts() + self.k
+    }
+    pub fn pv_root(&self) -> usize {
+        self.pv_sums() + 8 * self.k
+    }
+    pub fn num_public(&self) -> usize {
+        self.pv_root() + 8
+    }
+}
+
+/// Signed solvency weight of amount slot `ai` (0..K equity, K..2K debt) as 8 bytes.
+fn weights(k: usize, prices: &[u64], haircuts: &[u64]) -> Vec<(bool, [u64; 8])> {
+    (0..2 * k)
+        .map(|ai| {
+            let (neg, w) = if ai < k {
+                (false, prices[ai] as u128 * haircuts[ai] as u128)
+            } else {
+                (true, prices[ai - k] as u128 * 10_000u128)
+            };
+            let w = w as u64; // checked < 2^64 in validate_constants
+            (neg, core::array::from_fn(|i| (w >> (8 * i)) & 0xff))
+        })
+        .collect()
+}
+
+pub fn validate_constants(prices: &[u64], haircuts: &[u64]) -> Result<(), String> {
+    if prices.len() != haircuts.len() {
+        return Err(format!("{} prices but {} haircuts", prices.len(), haircuts.len()));
+    }
+    for (a, (&p, &hc)) in prices.iter().zip(haircuts).enumerate() {
+        if hc > MAX_HAIRCUT_BP {
+            return Err(format!("asset {a}: haircut {hc} bp exceeds {MAX_HAIRCUT_BP}"));
+        }
+        if (p as u128) * 10_000 >= 1u128 << MAX_WEIGHT_BITS {
+            return Err(format!("asset {a}: price {p} too large: 10000*price must be < 2^64"));
+        }
+    }
+    Ok(())
+}
+
+pub struct LiabilitiesAir {
+    pub lay: Layout,
+    w: Vec<(bool, [u64; 8])>,
+    p2: P2Air,
+    rc: RoundConstants<F, W, HALF_FULL, PARTIAL>,
+}
+
+fn round_constants() -> RoundConstants<F, W, HALF_FULL, PARTIAL> {
+    RoundConstants::new(
+        KOALABEAR_POSEIDON2_RC_24_EXTERNAL_INITIAL,
+        KOALABEAR_POSEIDON2_RC_24_INTERNAL,
+        KOALABEAR_POSEIDON2_RC_24_EXTERNAL_FINAL,
+    )
+}
+
+impl LiabilitiesAir {
+    pub fn new(k: usize, h: usize, prices: &[u64], haircuts: &[u64]) -> Result<Self, String> {
+        let lay = Layout::new(k, h)?;
+        if prices.len() != k {
+            return Err(format!("expected {k} prices, got {}", prices.len()));
+        }
+        validate_constants(prices, haircuts)?;
+        let p2 = Poseidon2Air::new(round_constants());
+        Ok(Self { w: weights(k, prices, haircuts), lay, p2, rc: round_constants() })
+    }
+
+    /// Amount slot m (0..4) of block b: amount index, if any.
+    fn slot_amount(&self, b: usize, m: usize) -> Option<usize> {
+        let ai = (4 * b + m) as isize - 2;
+        (ai >= 0 && (ai as usize) < 2 * self.lay.k).then_some(ai as usize)
+    }
+}
+
+fn fe_signed(neg: bool, x: u64) -> F {
+    let f = F::from_u64(x);
+    if neg { -f } else { f }
+}
+
+impl BaseAir<F> for LiabilitiesAir {
+    fn width(&self) -> usize {
+        self.lay.width
+    }
+    fn preprocessed_width(&self) -> usize {
+        self.lay.p_width
+    }
+    fn num_public_values(&self) -> usize {
+        self.lay.num_public()
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        Some(3)
+    }
+    fn preprocessed_trace(&self) -> Option<RowMajorMatrix<F>> {
+        let lay = &self.lay;
+        let pw = lay.p_width;
+        let mut vals = vec![F::ZERO; lay.n_rows * pw];
+        let k_even = (8 + 8 * lay.k) % 16 != 0;
+        for (r, (kind, leaf)) in lay.schedule().into_iter().enumerate() {
+            let row = &mut vals[r * pw..(r + 1) * pw];
+            match kind {
+                Kind::Block(b) => {
+                    if b == 0 {
+                        row[P_B0] = F::ONE;
+                        if leaf > 0 {
+                            row[P_KCMP] = F::ONE;
+                        }
+                    } else {
+                        row[P_BCONT] = F::ONE;
+                    }
+                    if b == lay.nb - 1 {
+                        row[P_BLAST] = F::ONE;
+                        if k_even {
+                            row[P_ZHI] = F::ONE;
+                        }
+                    }
+                    row[P_BLK + b] = F::ONE;
+                    for m in 0..4 {
+                        if let Some(ai) = self.slot_amount(b, m) {
+                            let (neg, wb) = self.w[ai];
+                            for kk in 0..8 {
+                                row[lay.p_pw + 8 * m + kk] = fe_signed(neg, wb[kk]);
+                            }
+                        }
+                    }
+                }
+                Kind::SolvA => row[P_SA] = F::ONE,
+                Kind::SolvB => row[P_SB] = F::ONE,
+                Kind::Merge => row[P_MERGE] = F::ONE,
+                Kind::Pad => {}
+            }
+        }
+        Some(RowMajorMatrix::new(vals, pw))
+    }
+}
+
+fn bitsum<AB: AirBuilder>(bits: &[AB::Var]) -> AB::Expr {
+    let mut acc = AB::Expr::ZERO;
+    for (i, &b) in bits.iter().enumerate() {
+        acc += b * AB::F::from_u64(1u64 << i);
+    }
+    acc
+}
+
+impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
+    fn eval(&self, builder: &mut AB) {
+        let lay = &self.lay;
+        // Poseidon2 on every row.
+        {
+            let mut sub = SubAirBuilder::<AB, P2Air, AB::Var>::new(builder, 0..NP);
+            self.p2.eval(&mut sub);
+        }
+        let main = builder.main();
+        let loc: Vec<AB::Var> = main.current_slice().to_vec();
+        let nxt: Vec<AB::Var> = main.next_slice().to_vec();
+        let prep = builder.preprocessed().clone();
+        let pl: Vec<AB::Var> = prep.current_slice().to_vec();
+        let pn: Vec<AB::Var> = prep.next_slice().to_vec();
+        let pubs: Vec<AB::Expr> = builder.public_values().iter().map(|&x| x.into()).collect();
+
+        let bits = &loc[BITS..BITS + NBITS];
+        let one = AB::Expr::ONE;
+        // (b) booleans
+        for &b in bits {
+            builder.assert_bool(b);
+        }
+        let is_block: AB::Expr = pl[P_B0].into() + pl[P_BCONT].into();
+        // (c) limb lanes equal their 16 bits
+        for l in 0..16 {
+            let lane = bitsum::<AB>(&bits[16 * l..16 * l + 16]);
+            let d: AB::Expr = loc[l].into() - lane;
+            if l >= 8 {
+                builder.when(is_block.clone()).assert_zero(d);
+                builder.when(pl[P_ZHI]).assert_zero(loc[l]);
+            } else {
+                builder.when(pl[P_BCONT]).assert_zero(d);
+            }
+        }
+        // (d) first block capacity: TAG_LEAF, length, zeros
+        builder.when(pl[P_B0]).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_LEAF as u64));
+        builder.when(pl[P_B0]).assert_eq(loc[17], AB::Expr::from_u64((8 + 8 * lay.k) as u64));
+        for i in 18..24 {
+            builder.when(pl[P_B0]).assert_zero(loc[i]);
+        }
+        // (e) sponge continuation: capacity carried from the previous row's output
+        for i in 16..24 {
+            builder.when_transition().when(pn[P_BCONT]).assert_eq(nxt[i], loc[OUT + i]);
+        }
+        // (f) sort keys: c0 = bits[0..30], c1 = bits[30..60]; 15-bit key limbs
+        builder.when(pl[P_B0]).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
+        builder.when(pl[P_B0]).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
+        let klimb: [AB::Expr; 4] = [
+            bitsum::<AB>(&bits[30..45]),
+            bitsum::<AB>(&bits[45..60]),
+            bitsum::<AB>(&bits[0..15]),
+            bitsum::<AB>(&bits[15..30]),
+        ];
+        for t in 0..4 {
+            // kc = limbs of the most recent key strictly before this row
+            let kc = loc[lay.kc + t];
+            builder.when_first_row().assert_zero(kc);
+            builder
+                .when_transition()
+                .assert_eq(nxt[lay.kc + t], kc.into() + pl[P_B0] * (klimb[t].clone() - kc.into()));
+            // key - prev - 1 = sum d_t 2^(15t) with borrows
+            let d_t = bitsum::<AB>(&bits[60 + 15 * t..75 + 15 * t]);
+            let b_in: AB::Expr = if t == 0 { AB::Expr::ZERO } else { bits[120 + t - 1].into() };
+            let b_out: AB::Expr = if t == 3 { AB::Expr::ZERO } else { bits[120 + t].into() };
+            let sub1 = if t == 0 { AB::Expr::ONE } else { AB::Expr::ZERO };
+            builder.when(pl[P_KCMP]).assert_zero(
+                klimb[t].clone() - kc.into() - sub1 - b_in + b_out * AB::F::from_u64(1 << 15) - d_t,
+            );
+        }
+        // (g) per-asset limb sums, (h) per-customer solvency accumulators
+        for ai in 0..2 * lay.k {
+            for j in 0..4 {
+                let idx = 8 + 4 * ai + j;
+                let (b, l) = (idx / 16, idx % 16);
+                let m = lay.acc + 4 * ai + j;
+                builder.when_first_row().assert_zero(loc[m]);
+                builder.when_transition().assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * loc[l]);
+                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + 4 * ai + j].clone());
+            }
+        }
+        let bytes: Vec<Vec<AB::Expr>> = (0..4)
+            .map(|m| {
+                (0..8)
+                    .map(|s| {
+                        let o = 16 * (4 * m + s / 2) + 8 * (s % 2);
+                        bitsum::<AB>(&bits[o..o + 8])
+                    })
+                    .collect()
+            })
+            .collect();
+        for t in 0..NPOS {
+            let mut c = AB::Expr::ZERO;
+            for m in 0..4 {
+                for s in 0..8 {
+                    if t >= s && t - s < 8 {
+                        c += bytes[m][s].clone() * pl[lay.p_pw + 8 * m + (t - s)];
+                    }
+                }
+            }
+            let v = loc[lay.v + t];
+            builder.when_first_row().assert_zero(v);
+            builder
+                .when_transition()
+                .assert_eq(nxt[lay.v + t], (one.clone() - pn[P_B0].into()) * (v.into() + c));
+        }
+        // (i) solvency: v_t + c_t = r_t + 256 c_{t+1}, c_0 = 0, c_15 >= 0 (rows A then B)
+        let nbits = &nxt[BITS..BITS + NBITS];
+        let carry = |t: usize| -> AB::Expr {
+            // carry c_t for t in 1..=15
+            if t <= 7 {
+                let o = 120 + CARRY_BITS * (t - 1);
+                bitsum::<AB>(&bits[o..o + CARRY_BITS]) - AB::Expr::from_u64(CARRY_OFF)
+            } else {
+                let o = CARRY_BITS * (t - 8);
+                let s = bitsum::<AB>(&nbits[o..o + CARRY_BITS]);
+                if t == 15 { s } else { s - AB::Expr::from_u64(CARRY_OFF) }
+            }
+        };
+        for t in 0..NPOS {
+            let r_t = bitsum::<AB>(&bits[8 * t..8 * t + 8]);
+            let c_t = if t == 0 { AB::Expr::ZERO } else { carry(t) };
+            let e = loc[lay.v + t].into() + c_t - r_t - carry(t + 1) * AB::F::from_u64(256);
+            builder.when_transition().when(pl[P_SA]).assert_zero(e);
+        }
+        // (j) Merkle stack
+        let d = lay.depth;
+        let stk = |row: &[AB::Var], s: usize, i: usize| -> AB::Expr {
+            if s < d { row[lay.st + 8 * s + i].into() } else { AB::Expr::ZERO }
+        };
+        for i in 0..8 {
+            builder.when(pl[P_MERGE]).assert_eq(loc[i], stk(&loc, 1, i));
+            builder.when(pl[P_MERGE]).assert_eq(loc[8 + i], stk(&loc, 0, i));
+        }
+        builder.when(pl[P_MERGE]).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_NODE as u64));
+        for i in 17..24 {
+            builder.when(pl[P_MERGE]).assert_zero(loc[i]);
+        }
+        let stay: AB::Expr = one.clone() - pl[P_BLAST].into() - pl[P_MERGE].into();
+        for s in 0..d {
+            for i in 0..8 {
+                let out: AB::Expr = loc[OUT + i].into();
+                let push = if s == 0 { out.clone() } else { stk(&loc, s - 1, i) };
+                let pop = if s == 0 { out } else { stk(&loc, s + 1, i) };
+                let expect = pl[P_BLAST] * push + pl[P_MERGE] * pop + stay.clone() * stk(&loc, s, i);
+                if s == d - 1 {
+                    // the top slot is never read after a merge (depth <= h+1)
+                    builder
+                        .when_transition()
+                        .when(one.clone() - pl[P_MERGE].into())
+                        .assert_eq(nxt[lay.st + 8 * s + i], expect);
+                } else {
+                    builder.when_transition().assert_eq(nxt[lay.st + 8 * s + i], expect);
+                }
+            }
+        }
+        for i in 0..8 {
+            builder.when_last_row().assert_eq(loc[lay.st + i], pubs[lay.pv_root() + i].clone());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- config
+pub type Val = KoalaBear;
+pub type Challenge = BinomialExtensionField<Val, 4>;
+type Perm16 = Poseidon2KoalaBear<16>;
+type MyHash = PaddingFreeSponge<Perm16, 16, 8, 8>;
+type MyCompress = TruncatedPermutation<Perm16, 2, 8, 16>;
+type ValMmcs = MerkleTreeHidingMmcs<
+    <Val as Field>::Packing,
+    <Val as Field>::Packing,
+    MyHash,
+    MyCompress,
+    StdRng,
+    2,
+    8,
+    4,
+>;
+type ChallengeMmcs = ExtensionMmcs<Val, Challenge, ValMmcs>;
+type Challenger = DuplexChallenger<Val, Perm16, 16, 8>;
+type Dft = Radix2DitParallel<Val>;
+type Pcs = HidingFriPcs<Val, Dft, ValMmcs, ChallengeMmcs, StdRng>;
+pub type MyConfig = StarkConfig<Pcs, Challenge, Challenger>;
+pub type LiabProof = p3_uni_stark::Proof<MyConfig>;
+
+pub fn fri_params<M>(mmcs: M) -> FriParameters<M> {
+    FriParameters {
+        log_blowup: LOG_BLOWUP,
+        log_final_poly_len: 0,
+        max_log_arity: 1,
+        num_queries: NUM_QUERIES,
+        batch_proof_of_work_bits: BATCH_POW_BITS,
+        commit_proof_of_work_bits: COMMIT_POW_BITS,
+        query_proof_of_work_bits: QUERY_POW_BITS,
+        mmcs,
+    }
+}
+
+fn os_seed() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    rand::fill(&mut s[..]);
+    s
+}
+
+/// The prover's config masks with OS randomness; the verifier's RNG is never used.
+pub fn make_config(prover: bool) -> MyConfig {
+    let seed = |tag: u8| if prover { os_seed() } else { [tag; 32] };
+    let perm = default_koalabear_poseidon2_16();
+    let val_mmcs = ValMmcs::new(
+        MyHash::new(perm.clone()),
+        MyCompress::new(perm.clone()),
+        0,
+        StdRng::from_seed(seed(1)),
+    );
+    let challenge_mmcs = ChallengeMmcs::new(val_mmcs.clone());
+    let pcs = Pcs::new(
+        Dft::default(),
+        val_mmcs,
+        fri_params(challenge_mmcs),
+        NUM_RANDOM_CODEWORDS,
+        StdRng::from_seed(seed(2)),
+    );
+    MyConfig::new(pcs, Challenger::new(perm))
+}
+
+// ---------------------------------------------------------------- statement & witness
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Public {
+    pub round_id: Vec<u8>,
+    pub k: usize,
+    pub h: usize,
+    pub prices: Vec<u64>,
+    pub haircuts: Vec<u64>,
+    /// limb sums S[a][j] for a in 0..2K (equity then debt), j in 0..4
+    pub limb_sums: Vec<[u64; 4]>,
+    pub root: Digest,
+}
+
+impl Public {
+    pub fn totals(&self) -> Vec<u128> {
+        self.limb_sums
+            .iter()
+            .map(|s| (0..4).map(|j| (s[j] as u128) << (16 * j)).sum())
+            .collect()
+    }
+
+    pub fn to_fields(&self, lay: &Layout) -> Result<Vec<F>, String> {
+        if self.round_id.len() > MAX_ROUND_ID_BYTES {
+            return Err(format!("round id longer than {MAX_ROUND_ID_BYTES} bytes"));
+        }
+        let mut v = vec![F::ZERO; lay.num_public()];
+        v[0] = F::from_u64(self.k as u64);
+        v[1] = F::from_u64(self.h as u64);
+        v[2] = F::from_u64(self.round_id.len() as u64);
+        for (i, c) in self.round_id.chunks(3).enumerate() {
+            let mut x = 0u32;
+            for (j, &b) in c.iter().enumerate() {
+                x |= (b as u32) << (8 * j);
+            }
+            v[3 + i] = F::from_u32(x);
+        }
+        for a in 0..self.k {
+            for (j, l) in hash::limbs(self.prices[a]).iter().enumerate() {
+                v[lay.pv_prices() + 4 * a + j] = F::from_u32(*l);
+            }
+            v[lay.pv_haircuts() + a] = F::from_u64(self.haircuts[a]);
+        }
+        if self.limb_sums.len() != 2 * self.k {
+            return Err(format!("expected {} limb-sum rows, got {}", 2 * self.k, self.limb_sums.len()));
+        }
+        for (ai, s) in self.limb_sums.iter().enumerate() {
+            for j in 0..4 {
+                if s[j] >= hash::MODULUS as u64 {
+                    return Err(format!("limb sum [{ai}][{j}] = {} is not below p", s[j]));
+                }
+                v[lay.pv_sums() + 4 * ai + j] = F::from_u64(s[j]);
+            }
+        }
+        v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
+        Ok(v)
+    }
+}
+
+pub struct Witness {
+    pub commitments: Vec<Digest>,
+    pub balances: Vec<Vec<u64>>,
+}
+
+fn key(c: &Digest) -> u64 {
+    ((c[0].as_canonical_u32() as u64) << 30) | c[1].as_canonical_u32() as u64
+}
+
+/// Pads to 2^h leaves with zero balances and CSPRNG commitments above the last key.
+pub fn pad_witness(mut wit: Witness, k: usize, h: usize) -> Result<Witness, String> {
+    let n = wit.commitments.len();
+    let cap = 1usize << h;
+    if n > cap {
+        return Err(format!("{n} customers do not fit a tree of height {h}"));
+    }
+    let last = if n == 0 { None } else { Some(key(&wit.commitments[n - 1])) };
+    let lo = last.map_or(0, |x| x + 1);
+    let need = cap - n;
+    let space = (1u64 << 60) - lo;
+    if (need as u64) > space {
+        return Err("no room for padding keys above the last key".into());
+    }
+    let mut keys: Vec<u64> = Vec::new();
+    while keys.len() < need {
+        let mut buf = [0u8; 8];
+        rand::fill(&mut buf[..]);
+        let x = lo + u64::from_le_bytes(buf) % space;
+        keys.push(x);
+        if keys.len() == need {
+            keys.sort_unstable();
+            keys.dedup();
+        }
+    }
+    for kk in keys {
+        let mut c = [F::ZERO; 8];
+        c[0] = F::from_u64(kk >> 30);
+        c[1] = F::from_u64(kk & ((1 << 30) - 1));
+        for e in c.iter_mut().skip(2) {
+            let mut buf = [0u8; 4];
+            rand::fill(&mut buf[..]);
+            *e = F::from_u32(u32::from_le_bytes(buf) % hash::MODULUS);
+        }
+        wit.commitments.push(c);
+        wit.balances.push(vec![0; 2 * k]);
+    }
+    Ok(wit)
+}
+
+/// Solvency witness: r_t (15 bytes) and carries c_1..c_15 of V = sum_t v_t 2^(8t).
+fn solvency_digits(v: &[i64; NPOS]) -> ([u64; NPOS], [i64; NPOS + 1]) {
+    let mut r = [0u64; NPOS];
+    let mut c = [0i64; NPOS + 1];
+    for t in 0..NPOS {
+        let x = v[t] + c[t];
+        r[t] = x.rem_euclid(256) as u64;
+        c[t + 1] = x.div_euclid(256);
+    }
+    (r, c)
+}
+
+fn customer_v(air: &LiabilitiesAir, bal: &[u64]) -> [i64; NPOS] {
+    let mut v = [0i64; NPOS];
+    for (ai, &x) in bal.iter().enumerate() {
+        let (neg, wb) = air.w[ai];
+        for s in 0..8 {
+            let xb = ((x >> (8 * s)) & 0xff) as i64;
+            for kk in 0..8 {
+                let term = xb * wb[kk] as i64;
+                v[s + kk] += if neg { -term } else { term };
+            }
+        }
+    }
+    v
+}
+
+fn set_bits(row: &mut [F], off: usize, n: usize, val: u64) {
+    for i in 0..n {
+        row[BITS + off + i] = F::from_u64((val >> i) & 1);
+    }
+}
+
+fn fill_perm(row: &mut [F], input: [F; W], air: &LiabilitiesAir) {
+    let p: &mut [F] = &mut row[..NP];
+    // SAFETY: MaybeUninit<F> has the same layout as F; every cell gets written.
+    let p: &mut [MaybeUninit<F>] = unsafe { &mut *(p as *mut [F] as *mut [MaybeUninit<F>]) };
+    let cols: &mut P2Cols<MaybeUninit<F>> = p.borrow_mut();
+    generate_trace_rows_for_perm::<F, GenericPoseidon2LinearLayersKoalaBear, W, SBOX_DEGREE, 0, HALF_FULL, PARTIAL>(
+        cols, input, &air.rc,
+    );
+}
+
+/// Honest witness checks: the prover refuses a witness that breaks the statement.
+pub fn check_witness(air: &LiabilitiesAir, wit: &Witness) -> Result<(), String> {
+    let k = air.lay.k;
+    if wit.commitments.len() != wit.balances.len() {
+        return Err("commitments and balances differ in length".into());
+    }
+    let mut prev: Option<u64> = None;
+    for (i, (c, b)) in wit.commitments.iter().zip(&wit.balances).enumerate() {
+        if c[0].as_canonical_u32() >= 1 << 30 || c[1].as_canonical_u32() >= 1 << 30 {
+            return Err(format!("customer {i}: commitment elements 0 and 1 must be < 2^30"));
+        }
+        let kk = key(c);
+        if let Some(p) = prev {
+            if kk <= p {
+                return Err(format!("customer {i}: sort key not strictly increasing"));
+            }
+        }
+        prev = Some(kk);
+        if b.len() != 2 * k {
+            return Err(format!("customer {i}: expected {} balances, got {}", 2 * k, b.len()));
+        }
+        let (_, c) = solvency_digits(&customer_v(air, b));
+        if c[NPOS] < 0 {
+            return Err(format!("customer {i}: insolvent under the published prices and haircuts"));
+        }
+    }
+    Ok(())
+}
+
+/// Build the main trace and the public values (limb sums, root). `wit` must be padded.
+pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+    let lay = &air.lay;
+    let wd = lay.width;
+    let nleaf = 1usize << lay.h;
+    let mut vals = F::zero_vec(lay.n_rows * wd);
+    let rpl = lay.rows_per_leaf;
+    // Leaves: blocks and solvency rows are independent per customer (parallel).
+    let leaf_rows: Vec<usize> = {
+        let mut v = Vec::with_capacity(nleaf);
+        let mut r = 0;
+        for i in 0..nleaf {
+            v.push(r);
+            r += rpl + (i + 1).trailing_zeros().min(lay.h as u32) as usize;
+        }
+        v
+    };
+    let leaves: Vec<Digest> = {
+        let ptr = vals.as_mut_ptr() as usize;
+        (0..nleaf)
+            .into_par_iter()
+            .map(|i| {
+                // SAFETY: each leaf writes only its own disjoint rows.
+                let rows = unsafe {
+                    core::slice::from_raw_parts_mut((ptr as *mut F).add(leaf_rows[i] * wd), rpl * wd)
+                };
+                let c = &wit.commitments[i];
+                let bal = &wit.balances[i];
+                let xs = hash::leaf_input(c, bal);
+                let mut state = [F::ZERO; W];
+                state[16] = F::from_u32(hash::TAG_LEAF);
+                state[17] = F::from_u64(xs.len() as u64);
+                for b in 0..lay.nb {
+                    let row = &mut rows[b * wd..(b + 1) * wd];
+                    for l in 0..16 {
+                        state[l] = xs.get(16 * b + l).copied().unwrap_or(F::ZERO);
+                    }
+                    for l in 0..16 {
+                        if b == 0 && l < 8 {
+                            continue;
+                        }
+                        set_bits(row, 16 * l, 16, state[l].as_canonical_u32() as u64);
+                    }
+                    if b == 0 {
+                        set_bits(row, 0, 30, c[0].as_canonical_u32() as u64);
+                        set_bits(row, 30, 30, c[1].as_canonical_u32() as u64);
+                        if i > 0 {
+                            let pk = key(&wit.commitments[i - 1]);
+                            let ck = key(c);
+                            let mut borrow = 0i64;
+                            for t in 0..4 {
+                                let a = ((ck >> (15 * t)) & 0x7fff) as i64;
+                                let p = ((pk >> (15 * t)) & 0x7fff) as i64;
+                                let mut dd = a - p - (t == 0) as i64 - borrow;
+                                borrow = (dd < 0) as i64;
+                                if dd < 0 {
+                                    dd += 1 << 15;
+                                }
+                                set_bits(row, 60 + 15 * t, 15, dd as u64);
+                                if t < 3 {
+                                    set_bits(row, 120 + t, 1, borrow as u64);
+                                }
+                            }
+                        }
+                    }
+                    fill_perm(row, state, air);
+                    state.copy_from_slice(&row[OUT..NP]);
+                }
+                let (r, cr) = solvency_digits(&customer_v(air, bal));
+                let ra = &mut rows[lay.nb * wd..(lay.nb + 1) * wd];
+                for t in 0..NPOS {
+                    set_bits(ra, 8 * t, 8, r[t]);
+                }
+                for t in 1..=7 {
+                    set_bits(ra, 120 + CARRY_BITS * (t - 1), CARRY_BITS, (cr[t] + CARRY_OFF as i64) as u64);
+                }
+                fill_perm(ra, [F::ZERO; W], air);
+                let rb = &mut rows[(lay.nb + 1) * wd..(lay.nb + 2) * wd];
+                for t in 8..=15 {
+                    let off = if t == 15 { 0 } else { CARRY_OFF as i64 };
+                    set_bits(rb, CARRY_BITS * (t - 8), CARRY_BITS, (cr[t] + off) as u64);
+                }
+                fill_perm(rb, [F::ZERO; W], air);
+                core::array::from_fn(|j| state[j])
+            })
+            .collect()
+    };
+    // Sequential pass: merges, padding, running columns.
+    let sched = lay.schedule();
+    let mut stack: Vec<Digest> = Vec::new();
+    let mut zero_row = vec![F::ZERO; wd];
+    fill_perm(&mut zero_row, [F::ZERO; W], air);
+    let mut acc = vec![0u64; 8 * lay.k];
+    let mut v = [0i64; NPOS];
+    let mut kc = [0u64; 4];
+    let mut ks = [0u64; 4];
+    let mut leaf_ctr = 0;
+    for (r, (kind, leaf)) in sched.iter().enumerate() {
+        let row = &mut vals[r * wd..(r + 1) * wd];
+        match kind {
+            Kind::Merge => {
+                let rt = stack.pop().unwrap();
+                let lt = stack.pop().unwrap();
+                fill_perm(row, hash::node_input(&lt, &rt), air);
+                // restore for the stack columns below
+                stack.push(lt);
+                stack.push(rt);
+            }
+            Kind::Pad => row[..NP].copy_from_slice(&zero_row[..NP]),
+            _ => {}
+        }
+        // running columns hold the state before this row (v restarts at each customer)
+        if *kind == Kind::Block(0) {
+            v = [0; NPOS];
+        }
+        for (m, a) in acc.iter().enumerate() {
+            row[lay.acc + m] = F::from_u64(*a);
+        }
+        for t in 0..NPOS {
+            row[lay.v + t] = if v[t] < 0 { -F::from_u64((-v[t]) as u64) } else { F::from_u64(v[t] as u64) };
+        }
+        for t in 0..4 {
+            row[lay.kc + t] = F::from_u64(kc[t]);
+        }
+        for (s, dg) in stack.iter().rev().enumerate() {
+            row[lay.st + 8 * s..lay.st + 8 * s + 8].copy_from_slice(dg);
+        }
+        // effects on the next row
+        match kind {
+            Kind::Block(b) => {
+                let bal = &wit.balances[*leaf];
+                if *b == 0 {
+                    let ck = key(&wit.commitments[*leaf]);
+                    ks = core::array::from_fn(|t| (ck >> (15 * t)) & 0x7fff);
+                    kc = ks;
+                    let _ = leaf_ctr;
+                    leaf_ctr += 1;
+                }
+                for m in 0..4 {
+                    if let Some(ai) = air.slot_amount(*b, m) {
+                        let x = bal[ai];
+                        for j in 0..4 {
+                            acc[4 * ai + j] += (x >> (16 * j)) & 0xffff;
+                        }
+                        let (neg, wb) = air.w[ai];
+                        for s in 0..8 {
+                            let xb = ((x >> (8 * s)) & 0xff) as i64;
+                            for kk in 0..8 {
+                                let term = xb * wb[kk] as i64;
+                                v[s + kk] += if neg { -term } else { term };
+                            }
+                        }
+                    }
+                }
+                if *b == lay.nb - 1 {
+                    stack.push(leaves[*leaf]);
+                }
+            }
+            Kind::Merge => {
+                let rt = stack.pop().unwrap();
+                let lt = stack.pop().unwrap();
+                let out: Digest = core::array::from_fn(|j| row[OUT + j]);
+                debug_assert_eq!(out, hash::node_hash(&lt, &rt));
+                stack.push(out);
+            }
+            _ => {}
+        }
+    }
+    let _ = ks;
+    let root = stack[0];
+    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|j| acc[4 * ai + j])).collect();
+    (RowMajorMatrix::new(vals, wd), sums, root)
+}
+
+// ---------------------------------------------------------------- prove / verify / bytes
+pub fn log_rows(lay: &Layout) -> usize {
+    lay.n_rows.trailing_zeros() as usize
+}
+
+/// Prove a trace as is (no witness checks): used by the prover and by soundness tests.
+pub fn prove_trace(air: &LiabilitiesAir, trace: RowMajorMatrix<F>, pubs: &[F]) -> Result<Vec<u8>, String> {
+    let config = make_config(true);
+    // Preprocessed columns are public: commit them with the verifier's fixed salts so that the
+    // verifier recomputes the same commitment from its own AIR.
+    let pre = make_config(false);
+    let (pd, _vk) = setup_preprocessed::<MyConfig, _>(&pre, air, log_rows(&air.lay))
+        .map_err(|e| format!("preprocessing failed: {e:?}"))?
+        .ok_or("no preprocessed columns")?;
+    let proof = prove_with_preprocessed(&config, air, trace, pubs, Some(&pd))
+        .map_err(|e| format!("proving failed: {e:?}"))?;
+    let mut out = Vec::new();
+    out.extend_from_slice(PROOF_MAGIC);
+    out.extend_from_slice(&PROOF_VERSION.to_le_bytes());
+    out.extend_from_slice(&(air.lay.k as u32).to_le_bytes());
+    out.extend_from_slice(&(air.lay.h as u32).to_le_bytes());
+    let body = bincode::serialize(&proof).map_err(|e| format!("serialize: {e}"))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+pub fn prove(public_in: &Public, wit: Witness) -> Result<(Vec<u8>, Public), String> {
+    prove_padded(public_in, wit).map(|(a, b, _)| (a, b))
+}
+
+/// Prove; also returns the padded witness (for the customers' inclusion paths).
+pub fn prove_padded(public_in: &Public, wit: Witness) -> Result<(Vec<u8>, Public, Witness), String> {
+    let air = LiabilitiesAir::new(public_in.k, public_in.h, &public_in.prices, &public_in.haircuts)?;
+    check_witness(&air, &wit)?;
+    let wit = pad_witness(wit, air.lay.k, air.lay.h)?;
+    let (trace, sums, root) = generate_trace(&air, &wit);
+    let mut public = public_in.clone();
+    public.limb_sums = sums;
+    public.root = root;
+    let pubs = public.to_fields(&air.lay)?;
+    let proof = prove_trace(&air, trace, &pubs)?;
+    Ok((proof, public, wit))
+}
+
+const HEADER: usize = 8 + 4 + 4 + 4;
+
+pub fn verify(proof_bytes: &[u8], public: &Public) -> Result<(), String> {
+    if proof_bytes.len() < HEADER || &proof_bytes[..8] != PROOF_MAGIC {
+        return Err("not a por liabilities proof (bad magic)".into());
+    }
+    let ver = u32::from_le_bytes(proof_bytes[8..12].try_into().unwrap());
+    if ver != PROOF_VERSION {
+        return Err(format!("unsupported proof version {ver}, expected {PROOF_VERSION}"));
+    }
+    let k = u32::from_le_bytes(proof_bytes[12..16].try_into().unwrap()) as usize;
+    let h = u32::from_le_bytes(proof_bytes[16..20].try_into().unwrap()) as usize;
+    if k != public.k || h != public.h {
+        return Err(format!("proof is for K={k}, h={h}; the statement says K={}, h={}", public.k, public.h));
+    }
+    let air = LiabilitiesAir::new(public.k, public.h, &public.prices, &public.haircuts)?;
+    let pubs = public.to_fields(&air.lay)?;
+    use bincode::Options;
+    let body = &proof_bytes[HEADER..];
+    let proof: LiabProof = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(body.len() as u64 * 4 + 1024)
+        .deserialize(body)
+        .map_err(|e| format!("malformed proof bytes: {e}"))?;
+    if proof.degree_bits != log_rows(&air.lay) + 1 {
+        return Err(format!("proof degree {} does not match the statement's trace size", proof.degree_bits));
+    }
+    let config = make_config(false);
+    let (_pd, vk) = setup_preprocessed::<MyConfig, _>(&config, &air, log_rows(&air.lay))
+        .map_err(|e| format!("preprocessing failed: {e:?}"))?
+        .ok_or("no preprocessed columns")?;
+    verify_with_preprocessed(&config, &air, &proof, &pubs, Some(&vk))
+        .map_err(|e| format!("proof does not verify: {e:?}"))
+}
+
+#[allow(dead_code)]
+fn _assert_perm(p: &Perm16) {
+    let _ = p.permute([F::ZERO; 16]);
+}

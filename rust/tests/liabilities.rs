@@ -1,0 +1,120 @@
+use _core::hash::{self, Digest, F};
+use _core::liabilities::*;
+use p3_field::PrimeCharacteristicRing;
+use p3_matrix::dense::RowMajorMatrix;
+
+fn commit(i: u64) -> Digest {
+    // strictly increasing keys
+    let mut c = [F::ZERO; 8];
+    c[0] = F::from_u64(i * 7 + 1);
+    c[1] = F::from_u64(i * 13 + 5);
+    for (j, e) in c.iter_mut().enumerate().skip(2) {
+        *e = F::from_u64(1000 * i + j as u64);
+    }
+    c
+}
+
+struct Case {
+    public: Public,
+    wit_c: Vec<Digest>,
+    wit_b: Vec<Vec<u64>>,
+}
+
+fn case(k: usize, h: usize, n: usize) -> Case {
+    let prices: Vec<u64> = (0..k).map(|a| 1_000_000_000_000_000 + a as u64 * 12345).collect();
+    let haircuts: Vec<u64> = (0..k).map(|a| 9_000 + a as u64).collect();
+    let mut bals = Vec::new();
+    for i in 0..n {
+        let mut b = vec![0u64; 2 * k];
+        for a in 0..k {
+            b[a] = (i as u64 + 1) * 1_000_003 + a as u64 * (1 << 40);
+            if a == k - 1 {
+                b[a] = u64::MAX - i as u64; // full 64-bit range
+            }
+            b[k + a] = if a % 2 == 0 { b[a] / 2 } else { 0 };
+        }
+        bals.push(b);
+    }
+    Case {
+        public: Public {
+            round_id: b"2026-11".to_vec(),
+            k,
+            h,
+            prices,
+            haircuts,
+            limb_sums: vec![],
+            root: [F::ZERO; 8],
+        },
+        wit_c: (0..n as u64).map(commit).collect(),
+        wit_b: bals,
+    }
+}
+
+fn wit(c: &Case) -> Witness {
+    Witness { commitments: c.wit_c.clone(), balances: c.wit_b.clone() }
+}
+
+#[test]
+fn valid_proof_verifies_and_totals_exact() {
+    let c = case(3, 2, 3);
+    let (proof, public) = prove(&c.public, wit(&c)).unwrap();
+    verify(&proof, &public).unwrap();
+    let totals = public.totals();
+    for a in 0..6 {
+        let want: u128 = c.wit_b.iter().map(|b| b[a] as u128).sum();
+        assert_eq!(totals[a], want, "total {a}");
+    }
+    // tampering with any public value fails
+    let mut p2 = public.clone();
+    p2.limb_sums[0][0] += 1;
+    assert!(verify(&proof, &p2).is_err());
+    let mut p2 = public.clone();
+    p2.round_id = b"2026-12".to_vec();
+    assert!(verify(&proof, &p2).is_err());
+    let mut p2 = public.clone();
+    p2.prices[1] += 1;
+    assert!(verify(&proof, &p2).is_err());
+    let mut p2 = public.clone();
+    p2.haircuts[0] -= 1;
+    assert!(verify(&proof, &p2).is_err());
+    let mut p2 = public.clone();
+    p2.root[3] += F::ONE;
+    assert!(verify(&proof, &p2).is_err());
+    // flipped bytes and truncation: an error, never a panic
+    for pos in [0usize, 9, 20, 100, proof.len() / 2, proof.len() - 1] {
+        let mut b = proof.clone();
+        b[pos] ^= 1;
+        assert!(verify(&b, &public).is_err(), "flip at {pos}");
+    }
+    assert!(verify(&proof[..proof.len() / 3], &public).is_err());
+}
+
+fn honest_trace(c: &Case) -> (LiabilitiesAir, RowMajorMatrix<F>, Vec<F>, Public) {
+    let air = LiabilitiesAir::new(c.public.k, c.public.h, &c.public.prices, &c.public.haircuts).unwrap();
+    let w = pad_witness(wit(c), c.public.k, c.public.h).unwrap();
+    let (trace, sums, root) = generate_trace(&air, &w);
+    let mut p = c.public.clone();
+    p.limb_sums = sums;
+    p.root = root;
+    let pubs = p.to_fields(&air.lay).unwrap();
+    (air, trace, pubs, p)
+}
+
+#[test]
+fn honest_trace_satisfies_constraints() {
+    let c = case(3, 2, 3);
+    let (air, trace, pubs, _) = honest_trace(&c);
+    let rep = p3_air::check_all_constraints(&air, &trace, &pubs, Some(20));
+    assert!(rep.is_ok(), "{rep:?}");
+}
+
+#[test]
+fn honest_root_matches_native_tree() {
+    let c = case(2, 3, 5);
+    let air = LiabilitiesAir::new(2, 3, &c.public.prices, &c.public.haircuts).unwrap();
+    let w = pad_witness(wit(&c), 2, 3).unwrap();
+    let (_t, _s, root) = generate_trace(&air, &w);
+    let leaves: Vec<Digest> = (0..8).map(|i| hash::leaf_hash(&w.commitments[i], &w.balances[i])).collect();
+    let lv = hash::tree_levels(leaves);
+    assert_eq!(lv[3][0], root);
+}
