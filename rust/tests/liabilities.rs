@@ -118,3 +118,64 @@ fn honest_root_matches_native_tree() {
     let lv = hash::tree_levels(leaves);
     assert_eq!(lv[3][0], root);
 }
+
+/// Prove a cheating trace directly (the honest prover would refuse) and show it is rejected:
+/// the debug constraint checker reports violations AND the verifier rejects the proof.
+fn assert_cheat_rejected(what: &str, air: &LiabilitiesAir, trace: RowMajorMatrix<F>, public: &Public) {
+    let pubs = public.to_fields(&air.lay).unwrap();
+    let rep = p3_air::check_all_constraints(air, &trace, &pubs, Some(1));
+    assert!(!rep.is_ok(), "{what}: constraints hold on a cheating trace");
+    let proof = prove_trace(air, trace, &pubs).unwrap();
+    assert!(verify(&proof, public).is_err(), "{what}: cheating proof verified");
+}
+
+fn cheat(c: &Case, w: Witness) -> (LiabilitiesAir, RowMajorMatrix<F>, Public) {
+    let air = LiabilitiesAir::new(c.public.k, c.public.h, &c.public.prices, &c.public.haircuts).unwrap();
+    let w = pad_witness(w, c.public.k, c.public.h).unwrap();
+    let (trace, sums, root) = generate_trace(&air, &w);
+    let mut p = c.public.clone();
+    p.limb_sums = sums;
+    p.root = root;
+    (air, trace, p)
+}
+
+#[test]
+fn soundness_cheating_witnesses_rejected() {
+    let c = case(2, 2, 3);
+    // an insolvent customer
+    let mut w = wit(&c);
+    w.balances[1][2] = u64::MAX; // debt far above equity
+    w.balances[1][3] = u64::MAX;
+    let (air, t, p) = cheat(&c, w);
+    assert_cheat_rejected("insolvent", &air, t, &p);
+    // decreasing keys and equal keys
+    let mut w = wit(&c);
+    w.commitments.swap(0, 1);
+    let (air, t, p) = cheat(&c, w);
+    assert_cheat_rejected("decreasing key", &air, t, &p);
+    let mut w = wit(&c);
+    w.commitments[1] = w.commitments[0];
+    let (air, t, p) = cheat(&c, w);
+    assert_cheat_rejected("equal key", &air, t, &p);
+    // totals off by one
+    let (air, t, mut p) = cheat(&c, wit(&c));
+    p.limb_sums[0][0] += 1;
+    assert_cheat_rejected("total off by one", &air, t, &p);
+    // wrong root
+    let (air, t, mut p) = cheat(&c, wit(&c));
+    p.root[0] += F::ONE;
+    assert_cheat_rejected("wrong root", &air, t, &p);
+    // a negative balance: the limb lane holds p - 1 instead of a 16-bit value
+    let (air, mut t, p) = cheat(&c, wit(&c));
+    let wd = air.lay.width;
+    t.values[wd + 0] = -F::ONE; // row 1 (block 1, lane 0: a debt limb)
+    assert_cheat_rejected("negative limb", &air, t, &p);
+    // a limb of 2^16 (wraps into the next limb)
+    let (air, mut t, p) = cheat(&c, wit(&c));
+    t.values[wd + 0] += F::from_u64(1 << 16);
+    assert_cheat_rejected("limb 2^16", &air, t, &p);
+    // a leaf that leaves out an asset: the sponge length/capacity differs
+    let (air, mut t, p) = cheat(&c, wit(&c));
+    t.values[17] = F::from_u64(8 + 8 * 1);
+    assert_cheat_rejected("short leaf", &air, t, &p);
+}
