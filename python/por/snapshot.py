@@ -693,7 +693,7 @@ class Snapshot:
             yield from _iter_csv(self.balances_path, names, file, col)
         else:
             try:
-                pf = pq.ParquetFile(self.balances_path)
+                pf = pq.ParquetFile(self.balances_path, pre_buffer=False)
             except Exception as exc:  # pyarrow raises several types for a broken file
                 col.add(file, None, None, f"not a readable Parquet file: {exc}")
                 return
@@ -832,6 +832,7 @@ def _validate(snap: Snapshot, col: _Collector, progress: Progress | None) -> Sna
 def _duplicates(snap: Snapshot, hashes: list[np.ndarray], key: int, col: _Collector) -> None:
     """Exact duplicate detection: sort 64-bit hashes, confirm collisions by comparing ids."""
     h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    hashes.clear()  # keep one copy of the hashes (8 bytes per customer)
     h.sort()
     same = np.flatnonzero(h[1:] == h[:-1])
     if len(same) == 0:
