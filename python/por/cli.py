@@ -152,7 +152,7 @@ def snapshot_check(directory: str, as_json: bool) -> None:
 
     try:
         with bar:
-            summary = validate(directory, progress=progress)
+            summary = validate(directory, progress=progress if err_console.is_terminal else None)
     except SnapshotError as exc:
         if as_json:
             doc = {"ok": False, "errors": [i.to_dict() for i in exc.issues]}
@@ -281,6 +281,155 @@ def generate_cmd(users: int, seed: int, out: str, fmt: str, btc_network: str, de
 # --------------------------------------------------------------------------------------
 # liabilities commands (por.liabilities)
 # --------------------------------------------------------------------------------------
+
+
+def _totals_table(title: str, rows: list[dict]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for c in ("asset", "equity", "debt", "net", "unit"):
+        t.add_column(c, justify="left" if c in ("asset", "unit") else "right")
+    for r in rows:
+        t.add_row(r["asset"], r["equity_units"], r["debt_units"], r["net_units"], "whole units")
+    console.print(t)
+
+
+@prove.command("liabilities")
+@click.option("--snapshot", "snapshot_dir", required=True, type=click.Path(file_okay=False),
+              help="The round's snapshot directory (see `por snapshot check`).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Bundle directory to write (created if missing).")
+@click.option("--no-inclusion", is_flag=True, help="Do not write per-customer inclusion proofs.")
+@json_option
+def prove_liabilities_cmd(snapshot_dir: str, out_dir: str, no_inclusion: bool, as_json: bool) -> None:
+    """Prove the round's liabilities in zero knowledge.
+
+    Validates the snapshot, commits every customer behind a secret nonce, and proves on
+    Plonky3 that every balance is in [0, 2^64), that the per-asset totals of equity and debt
+    are exact, that every customer is solvent under the published prices and haircuts, that
+    every leaf binds every per-asset balance under the Merkle root, and that the account
+    commitments are distinct.
+
+    Writes to OUT:
+
+    - `public.json`, `proof.bin` - publish these;
+    - `inclusion/<account>.json` - one per customer: give each customer only their own;
+    - `round-secret.key` - the operator's nonce secret: never publish it.
+    """
+    from por.liabilities import LiabilitiesError, prove, totals_table
+    from por.snapshot import SnapshotError
+
+    bar = _progress_bar("proving liabilities")
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    try:
+        with bar:
+            r = prove(snapshot_dir, out_dir, write_inclusion=not no_inclusion, progress=progress)
+    except SnapshotError as exc:
+        fail(as_json, f"the snapshot {snapshot_dir} is not valid; nothing was proven",
+             [str(i) for i in exc.issues])
+        return
+    except (LiabilitiesError, ValueError, OSError) as exc:
+        fail(as_json, str(exc))
+        return
+    rows = totals_table(r.public)
+    doc = {"ok": True, "bundle": str(r.bundle), "round_id": r.public["round_id"],
+           "customers": r.customers, "tree_height": r.public["tree_height"],
+           "proof_bytes": r.proof_bytes, "root": r.public["root"], "totals": rows,
+           "inclusion_dir": None if no_inclusion else str(r.inclusion_dir)}
+
+    def render() -> None:
+        console.print(f"[green]proved[/] the liabilities of {r.customers} customers "
+                      f"(tree height {r.public['tree_height']}, proof {r.proof_bytes:,} bytes)")
+        console.print(f"root {r.public['root']}")
+        _totals_table(f"proven totals, round {r.public['round_id']}", rows)
+        console.print(f"bundle: {r.bundle}")
+
+    emit(as_json, doc, render)
+
+
+@verify.command("liabilities")
+@click.argument("bundle", type=click.Path(file_okay=False))
+@json_option
+def verify_liabilities_cmd(bundle: str, as_json: bool) -> None:
+    """Verify a liabilities proof and print the per-asset totals it proves.
+
+    The verifier builds the statement (assets, prices, haircuts, totals, root, tree height)
+    and every proof-system parameter in its own code; the proof file cannot change them.
+    Exits 1, in red, if anything does not verify.
+    """
+    from por.liabilities import LiabilitiesError, totals_table, verify
+
+    try:
+        doc = verify(bundle)
+    except LiabilitiesError as exc:
+        fail(as_json, f"{bundle}: {exc}")
+        return
+    rows = totals_table(doc)
+    out = {"ok": True, "round_id": doc["round_id"], "root": doc["root"],
+           "tree_height": doc["tree_height"], "max_customers": doc["max_customers"],
+           "prices": dict(zip(doc["assets"], doc["prices"])),
+           "haircuts_bps": dict(zip(doc["assets"], doc["haircuts_bps"])), "totals": rows}
+
+    def render() -> None:
+        console.print(f"[bold green]VERIFIED[/] liabilities proof of round {doc['round_id']}: "
+                      f"at most {doc['max_customers']:,} customers, root {doc['root']}")
+        _totals_table("proven per-asset totals", rows)
+
+    emit(as_json, out, render)
+
+
+@verify.command("user")
+@click.option("--proof", "proof_file", required=True, type=click.Path(dir_okay=False),
+              help="Your inclusion proof file (from the exchange).")
+@click.option("--bundle", required=True, type=click.Path(file_okay=False),
+              help="The published liabilities bundle of the round.")
+@json_option
+def verify_user_cmd(proof_file: str, bundle: str, as_json: bool) -> None:
+    """Check that YOUR balances are inside the proven totals.
+
+    Verifies the round's liabilities proof first, then recomputes your account commitment
+    from your account id and nonce, your leaf from your own balances, and walks your Merkle
+    path to the root the proof proved. Says exactly what failed if anything does.
+    """
+    from por.amounts import get_asset
+    from por.inclusion import InclusionError
+    from por.liabilities import LiabilitiesError, totals_table, verify_user
+
+    try:
+        r = verify_user(proof_file, bundle)
+    except LiabilitiesError as exc:
+        fail(as_json, f"{bundle}: {exc}")
+        return
+    except InclusionError as exc:
+        fail(as_json, f"{proof_file}: NOT included ({exc.reason}): {exc.message}",
+             {"reason": exc.reason} if as_json else None)
+        return
+    inc = r["inclusion"]
+    doc = inc.to_json_dict()
+    doc["totals"] = totals_table(r["public"])
+
+    def render() -> None:
+        from rich.table import Table
+
+        console.print(f"[bold green]INCLUDED[/]: account {inc.account_id} is leaf "
+                      f"{inc.leaf_index} of the proven tree of round {inc.round_id}")
+        t = Table(title="your balances, as proven", title_justify="left")
+        for c in ("asset", "equity", "debt"):
+            t.add_column(c, justify="left" if c == "asset" else "right")
+        for s, (e, d) in inc.balances.items():
+            if e or d:
+                a = get_asset(s)
+                t.add_row(s, a.format(e), a.format(d))
+        console.print(t)
+        _totals_table("proven per-asset totals", doc["totals"])
+
+    emit(as_json, doc, render)
 
 
 # --------------------------------------------------------------------------------------
