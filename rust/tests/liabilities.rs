@@ -179,3 +179,11 @@ fn soundness_cheating_witnesses_rejected() {
     t.values[17] = F::from_u64(8 + 8 * 1);
     assert_cheat_rejected("short leaf", &air, t, &p);
 }
+
+#[test]
+fn fri_parameters_reach_100_bits_conjectured() {
+    let p = fri_params(());
+    // ethSTARK conjecture: log_blowup * num_queries + query grinding bits
+    assert!(p.conjectured_soundness_bits() >= 100, "{}", p.conjectured_soundness_bits());
+    assert_eq!(p.conjectured_soundness_bits(), LOG_BLOWUP * NUM_QUERIES + QUERY_POW_BITS);
+}
