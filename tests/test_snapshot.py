@@ -305,3 +305,13 @@ def test_csv_and_parquet_same_round_same_snapshot(tmp_path):
     bc, bp = list(sc.iter_batches()), list(sp.iter_batches())
     assert [i for b in bc for i in b.account_ids] == [i for b in bp for i in b.account_ids]
     assert np.array_equal(np.concatenate([b.amounts for b in bc]), np.concatenate([b.amounts for b in bp]))
+
+
+def test_broken_csv_structure_is_an_error_not_a_crash(tmp_path):
+    d = write_round(tmp_path / "r")
+    raw = (d / "balances.csv").read_bytes()
+    (d / "balances.csv").write_bytes(raw + b'"eve,1,0,0,0,0,0\n')  # unterminated quote
+    issues = issues_of(d)
+    assert issues and all(i.file == "balances.csv" for i in issues)
+    (d / "balances.csv").write_bytes(b"\xef\xbb\xbf" + raw)
+    one_issue(d, "balances.csv", None, None, "byte-order mark")

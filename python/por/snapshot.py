@@ -59,7 +59,7 @@ MAX_ACCOUNT_ID_BYTES = 256
 MAX_ERRORS = 100
 
 _DIGITS = r"^[0-9]{1,20}$"
-_CSV_BLOCK = 16 << 20
+_CSV_BLOCK = 4 << 20
 _PARQUET_BATCH = 65_536
 
 Progress = Callable[[int, "int | None"], None]
@@ -569,6 +569,9 @@ def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
     except UnicodeDecodeError:
         col.add(file, None, None, "header line is not valid UTF-8")
         return None
+    if line.startswith("\ufeff"):
+        col.add(file, None, None, "starts with a UTF-8 byte-order mark; save the file without one")
+        return None
     return [h for h in next(csv.reader([line]))]
 
 
@@ -606,19 +609,30 @@ def _iter_csv(path: Path, names: list[str], file: str, col: _Collector) -> Itera
         col.add(file, data_row, None, f"expected {row.expected_columns} fields, got {row.actual_columns}")
         return "skip"
 
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False),
-        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={n: pa.binary() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            check_utf8=False,
-        ),
-    )
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={n: pa.binary() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        col.add(file, None, None, f"cannot be read as CSV: {exc}")
+        return
     done = 0
-    for batch in reader:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, OSError) as exc:
+            col.add(file, done + 1 if done else None, None, f"cannot be read as CSV after row {done}: {exc}")
+            return
         base = done
 
         def row_of(i: int, base: int = base) -> int:
@@ -636,10 +650,21 @@ def _iter_csv(path: Path, names: list[str], file: str, col: _Collector) -> Itera
 
 def _iter_parquet(pf: pq.ParquetFile) -> Iterator[_RawBatch]:
     done = 0
-    for batch in pf.iter_batches(batch_size=_PARQUET_BATCH):
+    it = pf.iter_batches(batch_size=_PARQUET_BATCH)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise _ReadError(f"cannot read rows after row {done}: {exc}") from None
         base = done
         yield _RawBatch(base + 1, batch, lambda i, base=base: base + i + 1)
         done += batch.num_rows
+
+
+class _ReadError(Exception):
+    pass
 
 
 def _count_lines(path: Path) -> int:
@@ -699,7 +724,10 @@ class Snapshot:
                 return
             if not _check_columns(pf.schema_arrow.names, self.symbols, file, col):
                 return
-            yield from _iter_parquet(pf)
+            try:
+                yield from _iter_parquet(pf)
+            except _ReadError as exc:
+                col.add(file, None, None, str(exc))
 
     def _parse(self, raw: _RawBatch, col: _Collector) -> BalanceBatch:
         file = self.balances_path.name
