@@ -190,6 +190,8 @@ def test_cli_generate_and_check_json(tmp_path):
     assert bad["errors"][0]["column"] == "assets" and "BTCX" in bad["errors"][0]["message"]
     res = r.invoke(main, ["generate", "--users", "3", "--out", str(out), "--target", "BTC=abc"])
     assert res.exit_code == 1
+    res = r.invoke(main, ["generate", "--users", "3", "--out", str(tmp_path / "x"), "--snapshot-time", "yesterday", "--json"])
+    assert res.exit_code == 1 and "RFC 3339" in json.loads(res.output)["error"]
 
 
 def test_python_dash_m_por(tmp_path):

@@ -33,6 +33,7 @@ from por.snapshot import (
     ACCOUNT_COLUMN,
     SNAPSHOT_FORMAT,
     SNAPSHOT_VERSION,
+    RoundMeta,
     column_totals,
     solvency_check,
 )
@@ -412,6 +413,7 @@ def generate(
         "block_heights": heights,
         "assets": symbols,
     }
+    RoundMeta.model_validate(meta)  # a bad --round-id or --snapshot-time fails here, loudly
     (out / "round.json").write_text(json.dumps(meta, indent=2) + "\n")
     lines = ["asset,price_usd,haircut_bps"] + [f"{s},{MARKET[s][0]},{MARKET[s][1]}" for s in symbols]
     (out / "prices.csv").write_text("\n".join(lines) + "\n")
