@@ -83,7 +83,7 @@ _WHALES_PER_MILLION = 200
 #: chains por can read, and the chains the other assets live on (reserves are still listed)
 EVM_TOKENS = ("ETH", "USDC", "LINK", "SHIB", "UNI", "OKB", "PEPE")
 
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 
 ProgressFn = Callable[[str, int, int], None]
 
