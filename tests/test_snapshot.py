@@ -108,6 +108,12 @@ def test_bad_amount_names_file_row_column(tmp_path, value, words):
     one_issue(d, "balances.csv", 3, "ETH_debt", words)
 
 
+def test_bad_equity_cell_gives_one_error_not_a_second_insolvency(tmp_path):
+    d = write_round(tmp_path / "r", bad_cell(2, 3, "two"))  # bob's ETH_equity; bob has debt
+    issues = issues_of(d)
+    assert [(i.row, i.column) for i in issues] == [(2, "ETH_equity")], [str(i) for i in issues]
+
+
 def test_duplicate_account_id(tmp_path):
     rows = ROWS + [["bob", "1", "0", "0", "0", "0", "0"]]
     d = write_round(tmp_path / "r", rows)

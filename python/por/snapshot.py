@@ -739,10 +739,14 @@ class Snapshot:
             amounts[:, j] = parse_amount_column(b.column(name), file, name, raw.row_of, col)
         return BalanceBatch(raw.row_of(0) if b.num_rows else raw.first_row, ids, amounts)
 
-    def _solvency(self, batch: BalanceBatch, raw: _RawBatch, col: _Collector) -> None:
+    def _solvency(
+        self, batch: BalanceBatch, raw: _RawBatch, col: _Collector, skip: frozenset[int] = frozenset()
+    ) -> None:
         bad, lhs, rhs = solvency_check(batch.amounts, self.price_vector, self.haircut_vector)
         k = len(self.prices)
         for i, l, r in zip(bad, lhs, rhs):
+            if raw.row_of(int(i)) in skip:
+                continue  # that row already has a bad cell (read as 0): no second, spurious error
             debts = [f"{s}_debt" for s, d in zip(self.symbols, batch.amounts[i, k:]) if d]
             col.add(
                 self.balances_path.name,
@@ -829,10 +833,11 @@ def _validate(snap: Snapshot, col: _Collector, progress: Progress | None) -> Sna
     totals = [0] * (2 * k)
     rows = 0
     for raw in snap._raw_batches(col):
+        n0 = len(col.issues)
         batch = snap._parse(raw, col)
         if col.full:
             break
-        snap._solvency(batch, raw, col)
+        snap._solvency(batch, raw, col, frozenset(i.row for i in col.issues[n0:] if i.row is not None))
         hashes.append(hash_ids(raw.batch.column(ACCOUNT_COLUMN), key))
         for j, t in enumerate(column_totals(batch.amounts)):
             totals[j] += t
