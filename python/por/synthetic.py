@@ -398,6 +398,10 @@ def generate(
     exps = np.array([_pow10_exponent(a, MARKET[a.symbol][0]) for a in assets])
     hold = np.array([MARKET[s][2] for s in symbols])
     max_dec = np.array([MARKET[s][3] for s in symbols])
+    # the largest amount drawn is 9999 * 10^(top decade + exponent - 3); keep it below 2^64
+    top = max(int(max_dec.max()), 8) + int(exps.max()) - 3
+    if 9999 * 10**top >= 1 << 64:
+        raise AssertionError("market table would draw amounts >= 2^64")
     rng = np.random.Generator(np.random.PCG64(seed))
     round_id = round_id or f"synthetic-{seed}"
 
