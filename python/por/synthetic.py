@@ -431,7 +431,7 @@ def generate(
     path = out / f"balances.{fmt}"
     writer: pa_csv.CSVWriter | pq.ParquetWriter
     if fmt == "csv":
-        writer = pa_csv.CSVWriter(str(path), schema, write_options=pa_csv.WriteOptions(quoting_style="none"))
+        writer = pa_csv.CSVWriter(str(path), schema, write_options=pa_csv.WriteOptions(quoting_style="none", quoting_header="none"))
     else:
         writer = pq.ParquetWriter(str(path), schema, compression="zstd")
     totals = [0] * (2 * k)
