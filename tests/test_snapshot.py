@@ -321,3 +321,50 @@ def test_broken_csv_structure_is_an_error_not_a_crash(tmp_path):
     assert issues and all(i.file == "balances.csv" for i in issues)
     (d / "balances.csv").write_bytes(b"\xef\xbb\xbf" + raw)
     one_issue(d, "balances.csv", None, None, "byte-order mark")
+
+
+# -- property: the vectorised reader agrees with plain Python, in CSV and in Parquet -----
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_amount = st.one_of(st.just(0), st.integers(0, 2**64 - 1), st.integers(0, 10**9))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.text("abcxyz0189-_é", min_size=1, max_size=12), st.lists(_amount, min_size=6, max_size=6)),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda r: r[0],
+    )
+)
+def test_reader_matches_plain_python(tmp_path_factory, rows):
+    d = tmp_path_factory.mktemp("prop")
+    text_rows = [[acct] + [str(v) for v in vals] for acct, vals in rows]
+    write_round(d / "c", text_rows)
+    cols = header()
+    table = pa.table(
+        {cols[0]: pa.array([r[0] for r in rows])}
+        | {c: pa.array([r[1][j] for r in rows], pa.uint64()) for j, c in enumerate(cols[1:])}
+    )
+    _parquet(d / "p", table)
+    p = [parse_price(get_asset(s), PRICES[s][0]) for s in ASSETS]
+    h = [PRICES[s][1] for s in ASSETS]
+    insolvent = [
+        i + 1
+        for i, (_, v) in enumerate(rows)
+        if 10_000 * sum(v[2 * a + 1] * p[a] for a in range(3)) > sum(v[2 * a] * p[a] * h[a] for a in range(3))
+    ]
+    for sub in ("c", "p"):
+        if insolvent:
+            issues = issues_of(d / sub)
+            assert sorted(i.row for i in issues) == insolvent
+            assert all("insolvent" in i.message for i in issues)
+        else:
+            s = validate(d / sub)
+            assert s.customers == len(rows)
+            for a, sym in enumerate(ASSETS):
+                assert s.equity[sym] == sum(v[2 * a] for _, v in rows)
+                assert s.debt[sym] == sum(v[2 * a + 1] for _, v in rows)
