@@ -158,7 +158,10 @@ def snapshot_check(directory: str, as_json: bool) -> None:
             doc = {"ok": False, "errors": [i.to_dict() for i in exc.issues]}
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
             raise SystemExit(1)
-        fail(False, f"snapshot {directory} is invalid ({len(exc.issues)} problem(s))",
+        from por.snapshot import MAX_ERRORS
+
+        more = f"; stopped after the first {MAX_ERRORS}" if len(exc.issues) >= MAX_ERRORS else ""
+        fail(False, f"snapshot {directory} is invalid ({len(exc.issues)} problem(s){more})",
              [str(i) for i in exc.issues])
         return
 
