@@ -142,7 +142,11 @@ def prove_assets(
         for a in e.assets:
             key = (e.chain, _norm_addr(e.chain, e.address), a)
             h = height_of(e)
-            if evm_rpc and e.chain == "ethereum":
+            if key in declared:
+                d = declared[key]
+                amounts[(i, a)] = (d.amount, SRC_DECLARED, d.height if d.height is not None else h,
+                                   False)
+            elif evm_rpc and e.chain == "ethereum":
                 if h is None:
                     failures.append(f"row {e.row}: no snapshot height for {e.chain} "
                                     "(give --height ethereum=N)")
@@ -157,27 +161,26 @@ def prove_assets(
                     failures.append(f"row {e.row}: asset {a} on bitcoin")
                     continue
                 btc_q.setdefault(h, []).append(i)
-            elif key in declared:
-                d = declared[key]
-                amounts[(i, a)] = (d.amount, SRC_DECLARED, d.height if d.height is not None else h,
-                                   False)
             elif a in e.declared:
                 amounts[(i, a)] = (e.declared[a], SRC_DECLARED, h, True)
             else:
                 amounts[(i, a)] = (0, SRC_NONE, h, False)
-    if evm_q:
-        mod = _balance_module("evm")
-        for h, qs in evm_q.items():
-            got = mod.read_balances(evm_rpc, [(wf.entries[i].address, a) for i, a in qs], h,
-                                    tokens=evm_tokens or None)
-            for i, a in qs:
-                amounts[(i, a)] = (int(got[(wf.entries[i].address, a)]), SRC_EVM, h, False)
-    if btc_q:
-        mod = _balance_module("bitcoin")
-        for h, idxs in btc_q.items():
-            got = mod.read_balances_rpc(btc_rpc, [wf.entries[i].address for i in idxs], h)
-            for i in idxs:
-                amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), SRC_BTC, h, False)
+    try:
+        if evm_q:
+            mod = _balance_module("evm")
+            for h, qs in evm_q.items():
+                got = mod.read_balances(evm_rpc, [(wf.entries[i].address, a) for i, a in qs], h,
+                                        tokens=evm_tokens or None)
+                for i, a in qs:
+                    amounts[(i, a)] = (int(got[(wf.entries[i].address, a)]), SRC_EVM, h, False)
+        if btc_q:
+            mod = _balance_module("bitcoin")
+            for h, idxs in btc_q.items():
+                got = mod.read_balances_rpc(btc_rpc, [wf.entries[i].address for i in idxs], h)
+                for i in idxs:
+                    amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), SRC_BTC, h, False)
+    except (AssetsError, ValueError, RuntimeError, OSError) as exc:
+        raise AssetsError(f"reading balances failed: {exc}") from exc
 
     evidence = []
     for i, (e, r) in enumerate(zip(wf.entries, results)):
@@ -335,27 +338,30 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
                 failures.append(f"evidence {k}: unknown balance source {src!r}")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             failures.append(f"evidence {k}: malformed ({type(exc).__name__}: {exc})")
-    if evm_by_h:
-        mod = _balance_module("evm")
-        for h, evs in evm_by_h.items():
-            got = mod.read_balances(evm_rpc, [(ev["address"], ev["asset"]) for ev in evs], h,
-                                    tokens=doc.get("evm_tokens") or None)
-            for ev in evs:
-                checked_rpc += 1
-                now = int(got[(ev["address"], ev["asset"])])
-                if now != int(ev["amount"]):
-                    failures.append(f"{ev['asset']} at {ev['address']} block {h}: chain says "
-                                    f"{now}, bundle says {ev['amount']}")
-    if btc_by_h:
-        mod = _balance_module("bitcoin")
-        for h, evs in btc_by_h.items():
-            got = mod.read_balances_rpc(btc_rpc, [ev["address"] for ev in evs], h)
-            for ev in evs:
-                checked_rpc += 1
-                now = int(got[ev["address"]])
-                if now != int(ev["amount"]):
-                    failures.append(f"BTC at {ev['address']} height {h}: chain says {now}, "
-                                    f"bundle says {ev['amount']}")
+    try:
+        if evm_by_h:
+            mod = _balance_module("evm")
+            for h, evs in evm_by_h.items():
+                got = mod.read_balances(evm_rpc, [(ev["address"], ev["asset"]) for ev in evs], h,
+                                        tokens=doc.get("evm_tokens") or None)
+                for ev in evs:
+                    checked_rpc += 1
+                    now = int(got[(ev["address"], ev["asset"])])
+                    if now != int(ev["amount"]):
+                        failures.append(f"{ev['asset']} at {ev['address']} block {h}: chain says "
+                                        f"{now}, bundle says {ev['amount']}")
+        if btc_by_h:
+            mod = _balance_module("bitcoin")
+            for h, evs in btc_by_h.items():
+                got = mod.read_balances_rpc(btc_rpc, [ev["address"] for ev in evs], h)
+                for ev in evs:
+                    checked_rpc += 1
+                    now = int(got[ev["address"]])
+                    if now != int(ev["amount"]):
+                        failures.append(f"BTC at {ev['address']} height {h}: chain says {now}, "
+                                        f"bundle says {ev['amount']}")
+    except (AssetsError, ValueError, RuntimeError, OSError) as exc:
+        failures.append(f"re-reading balances failed: {exc}")
     try:
         totals = compute_totals(evidence)
     except (AssetsError, KeyError, TypeError, ValueError) as exc:
