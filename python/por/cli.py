@@ -66,7 +66,18 @@ def main() -> None:
 
     1. `por generate` - make a synthetic exchange to try everything on (or bring your own
        snapshot directory).
-    2. `por snapshot check DIR` - validate the round's inputs: balances, prices, haircuts.
+    2. `por snapshot check DIR` - validate the round's inputs: balances, prices, haircuts,
+       every customer's solvency.
+    3. `por prove liabilities` - the zero-knowledge proof of liabilities (Plonky3), with one
+       inclusion proof per customer.
+    4. `por wallets sign` / `por prove assets` - sign with every exchange wallet and total
+       the reserves read on chain at the snapshot height.
+
+    **Checking a round** (anyone)
+
+    - `por verify liabilities BUNDLE` - the proof, and the per-asset totals it proves.
+    - `por verify user --proof FILE --bundle BUNDLE` - a customer's own balances are in it.
+    - `por verify assets BUNDLE` - every wallet signature and, given RPC URLs, every balance.
 
     Every command takes `--json` for scripts and `--help` for its manual.
     Run `make demo` in the source tree for a whole round end to end.
