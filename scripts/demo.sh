@@ -23,8 +23,8 @@ step "4. Anyone: verify the liabilities proof and read the proven per-asset tota
 "${POR[@]}" verify liabilities "$OUT/bundle"
 
 step "5. A customer: check that their own balances are inside the proven root"
-ONE=$(ls "$OUT/bundle/inclusion" | head -n 1)
-"${POR[@]}" verify user --proof "$OUT/bundle/inclusion/$ONE" --bundle "$OUT/bundle"
+PROOFS=("$OUT"/bundle/inclusion/*.json)
+"${POR[@]}" verify user --proof "${PROOFS[0]}" --bundle "$OUT/bundle"
 
 step "6. Prove the assets: sign with every wallet, read balances at the snapshot height on real chains"
 .venv/bin/python -m por.demo "$OUT/round" "$OUT/bundle"
