@@ -13,7 +13,7 @@ from btclib import b32
 from btclib.hashes import hash160
 from eth_account import Account
 
-from por.assets.btcchain import start_demo_btc_node
+from por.assets.btcchain import multisig_script, start_demo_btc_node
 from por.assets.evm import start_demo_chain
 from por.assets.ownership import sign_wallets
 from por.assets.report import AssetsError, prove_assets, verify_assets
@@ -30,7 +30,7 @@ def world(tmp_path_factory):
     btc_addr = b32.address_from_witness(0, hash160(btc_pub), "regtest")
     ms_keys = [os.urandom(32) for _ in range(3)]
     ms_pubs = [coincurve.PrivateKey(k).public_key.format() for k in ms_keys]
-    script = bytes([0x52]) + b"".join(bytes([33]) + p for p in ms_pubs) + bytes([0x53, 0xAE])
+    script = multisig_script(2, ms_pubs)
     ms_addr = b32.address_from_witness(0, hashlib.sha256(script).digest(), "regtest")
     keys = {"format": "por-exchange-keys", "version": 1, "wallets": [
         {"chain": "bitcoin", "type": "p2wsh-multisig", "address": ms_addr,

@@ -57,12 +57,17 @@ class Asset:
 
     def format(self, base_units: int) -> str:
         """Format base units as an exact decimal string of whole units."""
-        sign = "-" if base_units < 0 else ""
-        q, r = divmod(abs(base_units), 10**self.decimals)
-        if self.decimals == 0:
-            return f"{sign}{q}"
-        frac = f"{r:0{self.decimals}d}".rstrip("0")
-        return f"{sign}{q}.{frac}" if frac else f"{sign}{q}"
+        return format_scaled(base_units, self.decimals)
+
+
+def format_scaled(value: int, decimals: int) -> str:
+    """``value / 10**decimals`` as an exact decimal string, trailing zeros dropped."""
+    sign = "-" if value < 0 else ""
+    q, r = divmod(abs(value), 10**decimals)
+    if decimals == 0:
+        return f"{sign}{q}"
+    frac = f"{r:0{decimals}d}".rstrip("0")
+    return f"{sign}{q}.{frac}" if frac else f"{sign}{q}"
 
 
 def _a(symbol: str, name: str, decimals: int, unit: str, *chains: str) -> Asset:
@@ -149,7 +154,7 @@ def _fraction_to_decimal_string(frac: Fraction) -> str:
     if den != 1:
         raise ValueError("not a terminating decimal")
     k = max(twos, fives)
-    return Asset("", "", k, "", ()).format(frac.numerator * 10**k // frac.denominator)
+    return format_scaled(frac.numerator * 10**k // frac.denominator, k)
 
 
 def usd_value(asset: Asset, base_units: int, price: int) -> Fraction:

@@ -171,30 +171,15 @@ def _privkey(seed: int, label: str) -> bytes:
     return ((d % (_N - 1)) + 1).to_bytes(32, "big")
 
 
-def tron_address(uncompressed_pubkey: bytes) -> str:
-    """TRON address: base58check(0x41 || keccak256(pubkey x||y)[12:])."""
-    import base58
-    from eth_hash.auto import keccak
-
-    assert len(uncompressed_pubkey) == 65 and uncompressed_pubkey[0] == 4
-    return base58.b58encode_check(b"\x41" + keccak(uncompressed_pubkey[1:])[12:]).decode()
-
-
-def multisig_script(threshold: int, pubkeys: Sequence[bytes]) -> bytes:
-    """OP_m <pk...> OP_n OP_CHECKMULTISIG with the keys sorted (BIP 67)."""
-    keys = sorted(pubkeys)
-    s = bytes([0x50 + threshold])
-    for k in keys:
-        s += bytes([len(k)]) + k
-    return s + bytes([0x50 + len(keys), 0xAE])
-
-
 def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
     """The exchange's wallets, deterministic from the seed."""
     import coincurve
     from btclib.b32 import address_from_witness, p2wsh
     from btclib.hashes import hash160
     from eth_account import Account
+
+    from por.assets.btcchain import multisig_script
+    from por.assets.ownership import tron_address_of
 
     wallets: list[Wallet] = []
     for i in range(2):
@@ -205,7 +190,7 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
     for i in range(2):
         sks = [_privkey(seed, f"bitcoin-p2wsh-{i}-{j}") for j in range(3)]
         pks = [coincurve.PrivateKey(k).public_key.format(compressed=True) for k in sks]
-        script = multisig_script(2, pks)
+        script = multisig_script(2, sorted(pks))  # keys sorted (BIP 67)
         addr = p2wsh(script, btc_network)
         wallets.append(
             Wallet("bitcoin", "p2wsh-multisig", addr, tuple(k.hex() for k in sks),
@@ -218,7 +203,8 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
     for i in range(2):
         sk = _privkey(seed, f"tron-eoa-{i}")
         pk = coincurve.PrivateKey(sk).public_key.format(compressed=False)
-        wallets.append(Wallet("tron", "eoa", tron_address(pk), (sk.hex(),), (pk.hex(),), None, 1))
+        addr = tron_address_of(coincurve.PublicKey(pk))
+        wallets.append(Wallet("tron", "eoa", addr, (sk.hex(),), (pk.hex(),), None, 1))
     return wallets
 
 
