@@ -640,16 +640,21 @@ fn solvency_digits(v: &[i64; NPOS]) -> ([u64; NPOS], [i64; NPOS + 1]) {
 fn customer_v(air: &LiabilitiesAir, bal: &[u64]) -> [i64; NPOS] {
     let mut v = [0i64; NPOS];
     for (ai, &x) in bal.iter().enumerate() {
-        let (neg, wb) = air.w[ai];
-        for s in 0..8 {
-            let xb = ((x >> (8 * s)) & 0xff) as i64;
-            for kk in 0..8 {
-                let term = xb * wb[kk] as i64;
-                v[s + kk] += if neg { -term } else { term };
-            }
-        }
+        add_weighted(air, ai, x, &mut v);
     }
     v
+}
+
+/// Add amount `x` of value slot `ai`, times its signed solvency weight, byte by byte into `v`.
+fn add_weighted(air: &LiabilitiesAir, ai: usize, x: u64, v: &mut [i64; NPOS]) {
+    let (neg, wb) = air.w[ai];
+    for s in 0..8 {
+        let xb = ((x >> (8 * s)) & 0xff) as i64;
+        for kk in 0..8 {
+            let term = xb * wb[kk] as i64;
+            v[s + kk] += if neg { -term } else { term };
+        }
+    }
 }
 
 fn set_bits(row: &mut [F], off: usize, n: usize, val: u64) {
@@ -841,14 +846,7 @@ pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>
                         for j in 0..4 {
                             acc[4 * ai + j] += (x >> (16 * j)) & 0xffff;
                         }
-                        let (neg, wb) = air.w[ai];
-                        for s in 0..8 {
-                            let xb = ((x >> (8 * s)) & 0xff) as i64;
-                            for kk in 0..8 {
-                                let term = xb * wb[kk] as i64;
-                                v[s + kk] += if neg { -term } else { term };
-                            }
-                        }
+                        add_weighted(air, ai, x, &mut v);
                     }
                 }
                 if *b == lay.nb - 1 {
