@@ -202,57 +202,181 @@ def test_btc_bms_p2pkh_and_segwit_headers():
 
 # ------------------------------------------------------------------ BIP-322
 
+VECTORS = Path(__file__).parent / "vectors" / "bip322"
+BASIC = json.loads((VECTORS / "basic-test-vectors.json").read_text(encoding="utf-8"))
+GENERATED = json.loads((VECTORS / "generated-test-vectors.json").read_text(encoding="utf-8"))
 BIP322_ADDR = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
-# Typed in from the text of BIP-322 (test vectors section).
-BIP322_VECTORS = [
-    ("", "AkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOixpX8z46TSDtS40ASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="),
-    ("", "AkgwRQIhAPkJ1Q4oYS0htvyuSFHLxRQpFAY56b70UvE7Dxazen0ZAiAtZfFz1S6T6I23MWI2lK/pcNTWncuyL8UL+oMdydVgzAEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy"),
-    ("Hello World", "AkcwRAIgZRfIY3p7/DoVTty6YZbWS71bc5Vct9p9Fia83eRmw2QCICK/ENGfwLtptFluMGs2KsqoNSk89pO7F29zJLUx9a/sASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="),
-    ("Hello World", "AkgwRQIhAOzyynlqt93lOKJr+wmmxIens//zPzl9tqIOua93wO6MAiBi5n5EyAcPScOjf1lAqIUIQtr3zKNeavYabHyR8eGhowEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy"),
-]
-BIP322_P2TR = ("bc1ppv609nr0vr25u07u95waq5lucwfm6tde4nydujnu8npg4q75mr5sxq8lt3", "Hello World",
-               "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ==")
 
 
-def test_bip322_message_hashes():
-    assert own.bip322_message_hash(b"").hex() == \
-        "c90c269c4f8fcbe6880f72a721ddfbf1914268a794cbb21cfafee13770ae19f1"
-    assert own.bip322_message_hash(b"Hello World").hex() == \
-        "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a"
+def _b322(addr, msg, sig, scheme="bip322"):
+    return E(address=addr, scheme=scheme, signatures=(sig,), message=msg)
 
 
-def test_bip322_published_signatures():
-    for msg, sig in BIP322_VECTORS:
-        e = E(address=BIP322_ADDR, scheme="bip322-simple", signatures=(sig,), message=msg)
-        assert own.verify_entry(e, msg).ok, (msg, sig)
-        other = "Hello World" if msg == "" else ""
-        assert not own.verify_entry(dataclasses.replace(e, message=other), other).ok
-    addr, msg, sig = BIP322_P2TR
-    e = E(address=addr, scheme="bip322-simple", signatures=(sig,), message=msg)
-    assert own.verify_entry(e, msg).ok
-    assert not own.verify_entry(dataclasses.replace(e, message="Hello world"), "Hello world").ok
-    # a valid witness for another address does not verify for this one
-    assert not own.verify_entry(dataclasses.replace(e, address=BIP322_ADDR), msg).ok
+def _wif(wif: str) -> bytes:
+    from btclib.b58 import prv_key_data_from_wif
+    return prv_key_data_from_wif(wif).q.to_bytes(32, "big")
+
+
+def test_bip322_message_hashes_and_txids_from_the_bip():
+    from por.assets import bip322
+    assert len(BASIC["tx_hashes"]) == 3
+    for v in BASIC["tx_hashes"]:
+        m = v["message"].encode("utf-8")
+        assert own.bip322_message_hash(m).hex() == v["message_hash"]
+        spk, typ = bip322.script_pub_key_of(v["address"])
+        assert typ == "p2wpkh"
+        spend = bip322.to_spend(m, spk)
+        assert spend.id.hex() == v["to_spend_tx_hash"]
+        assert bip322.to_sign(spend, []).id.hex() == v["to_sign_tx_hash"]
+
+
+@pytest.mark.parametrize("section", ["simple", "full"])
+def test_bip322_published_signatures_verify(section):
+    vectors = BASIC.get(section, []) + GENERATED[section]
+    types = set()
+    for v in vectors:
+        for sig in v["bip322_signatures"]:
+            e = _b322(v["address"], v["message"], sig)
+            r = own.verify_entry(e, v["message"])
+            assert r.ok, (v["type"], r.detail)
+            assert r.address_link.startswith("checked: BIP-322 " + section)
+            # the scheme that names the variant accepts it, the other one refuses it
+            assert own.verify_entry(dataclasses.replace(e, scheme=f"bip322-{section}"), v["message"]).ok
+            other = "bip322-full" if section == "simple" else "bip322-simple"
+            assert not own.verify_entry(dataclasses.replace(e, scheme=other), v["message"]).ok
+            # another message fails
+            m2 = v["message"] + "!"
+            assert not own.verify_entry(dataclasses.replace(e, message=m2), m2).ok
+            types.add(v["type"])
+    if section == "simple":
+        assert {"p2wpkh", "p2tr", "p2wsh-multisig-2of2", "p2wsh-multisig-3of3"} <= types
+    else:
+        assert {"p2pkh", "p2wpkh", "p2tr", "p2tr-time-lock", "p2sh-p2wpkh", "p2wsh-time-lock",
+                "p2sh-multisig-2of2", "p2sh-p2wsh-multisig-2of2"} <= types
+
+
+def test_bip322_time_locks_are_reported():
+    (v,) = [v for v in GENERATED["full"] if v["type"] == "p2wsh-time-lock"]
+    r = own.verify_entry(_b322(v["address"], v["message"], v["bip322_signatures"][0]), v["message"])
+    assert r.ok and "valid at time 2016 and age 2016" in r.address_link
+
+
+def test_bip322_published_error_cases_fail():
+    errors = BASIC["error"] + GENERATED["error"]
+    assert len(errors) >= 30
+    for v in errors:
+        r = own.verify_entry(_b322(v["address"], v["message"], v["signature"]), v["message"])
+        assert not r.ok and r.status == own.FAILED, v["description"]
+
+
+def test_bip322_unprefixed_simple_signatures_of_the_first_bip_text():
+    """BIP-322 before 2.0.0 printed simple signatures without the ``smp`` prefix."""
+    for v in BASIC["simple"][:2]:
+        for sig in v["bip322_signatures"]:
+            assert sig.startswith("smp")
+            assert own.verify_entry(_b322(BIP322_ADDR, v["message"], sig[3:], "bip322-simple"),
+                                    v["message"]).ok
+
+
+def test_bip322_proof_of_funds_is_refused():
+    (v,) = GENERATED["proof_of_funds"]
+    r = own.verify_entry(_b322(v["address"], v["message"], v["bip322_signatures"][0]), v["message"])
+    assert not r.ok and "proof-of-funds" in r.detail
+
+
+def test_bip322_our_signer_reproduces_the_bip():
+    """RFC 6979 ECDSA is deterministic: por's P2WPKH signer gives the BIP's own bytes, and
+    the BIP-86 taproot tweak gives the BIP's P2TR address for its key."""
+    k = _wif(BASIC["simple"][0]["private_keys"][0])
+    for v in BASIC["simple"][:2]:
+        assert own.bip322_sign_p2wpkh(k, v["message"].encode()) in v["bip322_signatures"]
+    (tr,) = [v for v in BASIC["simple"] if v["type"] == "p2tr"]
+    addr, sig = own.bip322_sign_p2tr(_wif(tr["private_keys"][0]), tr["message"].encode())
+    assert addr == tr["address"]
+    assert own.verify_entry(_b322(addr, tr["message"], sig), tr["message"]).ok
+    for v in GENERATED["simple"]:
+        if v["type"] == "p2tr":
+            assert own.bip322_sign_p2tr(_wif(v["private_keys"][0]), b"")[0] == v["address"]
 
 
 def test_bip322_own_keys_and_tampering():
+    from por.assets import bip322
     k = os.urandom(32)
     pub = coincurve.PrivateKey(k).public_key.format()
     addr = b32.address_from_witness(0, hash160(pub), "mainnet")
     sig = own.bip322_sign_p2wpkh(k, b"round 7")
     e = E(address=addr, scheme="bip322-simple", signatures=(sig,), message="round 7")
     assert own.verify_entry(e, "round 7").ok
-    wit = own.parse_witness(base64.b64decode(sig))
+    wit = own.parse_witness(base64.b64decode(sig[3:]))
     bad_der = bytearray(wit[0])
     bad_der[10] ^= 1
-    for w in ([bytes(bad_der), wit[1]], [wit[0]], [wit[0], wit[1], b""],
-              [wit[0][:-1] + b"\x02", wit[1]]):
-        s = base64.b64encode(own.serialize_witness(w)).decode()
-        assert not own.verify_entry(dataclasses.replace(e, signatures=(s,)), "round 7").ok
+    # a high-s twin of the valid signature is refused (LOW_S)
+    r_, s_ = _der_rs(wit[0][:-1])
+    twin = _der(r_, own.SECP256K1_N - s_) + b"\x01"
+    for w in ([bytes(bad_der), wit[1]], [wit[0]], [wit[0], wit[1], b""], [twin, wit[1]],
+              [wit[0][:-1] + b"\x02", wit[1]], [wit[0][:-1] + b"\x81", wit[1]], []):
+        s = "smp" + base64.b64encode(own.serialize_witness(w)).decode()
+        assert not own.verify_entry(dataclasses.replace(e, signatures=(s,)), "round 7").ok, w
+    # a signature for another address, a regtest address on a non-bitcoin chain, garbage
+    assert not own.verify_entry(dataclasses.replace(e, address=b32.address_from_witness(
+        0, hash160(coincurve.PrivateKey().public_key.format()), "mainnet")), "round 7").ok
+    assert not own.verify_entry(dataclasses.replace(e, chain="litecoin"), "round 7").ok
+    assert not own.verify_entry(dataclasses.replace(e, signatures=("smp" + sig,)), "round 7").ok
     taddr, tsig = own.bip322_sign_p2tr(k, b"round 7")
     t = E(address=taddr, scheme="bip322-simple", signatures=(tsig,), message="round 7")
-    assert own.verify_entry(t, "round 7").ok
+    r = own.verify_entry(t, "round 7")
+    assert r.ok and r.signers == [bip322.p2tr_output_key(k)[1].hex()]
     assert not own.verify_entry(dataclasses.replace(t, address=addr), "round 7").ok
+    # the untweaked key's own P2TR address is not the wallet's address
+    untweaked = b32.p2tr(coincurve.PrivateKey(k).public_key.format()[1:])
+    assert untweaked != taddr
+    assert not own.verify_entry(dataclasses.replace(t, address=untweaked), "round 7").ok
+    # Schnorr with an explicit SIGHASH_ALL byte is fine, SIGHASH_NONE (0x02) is not
+    assert own.verify_entry(dataclasses.replace(t, signatures=(bip322.sign_p2tr(
+        k, b"round 7", hash_type=1),)), "round 7").ok
+    assert not own.verify_entry(dataclasses.replace(t, signatures=(bip322.sign_p2tr(
+        k, b"round 7", hash_type=2),)), "round 7").ok
+    tw = own.parse_witness(base64.b64decode(tsig[3:]))
+    flipped = bytearray(tw[0])
+    flipped[40] ^= 1
+    s = "smp" + base64.b64encode(own.serialize_witness([bytes(flipped)])).decode()
+    assert not own.verify_entry(dataclasses.replace(t, signatures=(s,)), "round 7").ok
+
+
+def test_bip322_script_that_needs_no_signature_is_refused():
+    """An OP_TRUE P2WSH is spendable by anyone: BIP-322 calls its proof valid, por does not."""
+    from por.assets import bip322
+    script = b"\x51"
+    addr = b32.address_from_witness(0, hashlib.sha256(script).digest(), "mainnet")
+    sig = "smp" + base64.b64encode(own.serialize_witness([script])).decode()
+    r = own.verify_entry(_b322(addr, "m", sig), "m")
+    assert not r.ok and "no signature" in r.detail
+    # an OP_CODESEPARATOR in the witness script is forbidden by the BIP
+    k = coincurve.PrivateKey()
+    ws = b"\xab\x21" + k.public_key.format() + b"\xac"
+    addr = b32.address_from_witness(0, hashlib.sha256(ws).digest(), "mainnet")
+    spk = b"\x00\x20" + hashlib.sha256(ws).digest()
+    tx = bip322.to_sign(bip322.to_spend(b"m", spk), [])
+    from btclib.script.sig_hash import segwit_v0
+    digest = segwit_v0(ws[1:], tx, 0, 1, 0)
+    w = [k.sign(digest, hasher=None) + b"\x01", ws]
+    r = own.verify_entry(_b322(addr, "m", "smp" + base64.b64encode(own.serialize_witness(w)).decode()), "m")
+    assert not r.ok and "CODESEPARATOR" in r.detail
+
+
+def _der_rs(der: bytes) -> tuple[int, int]:
+    rl = der[3]
+    r = int.from_bytes(der[4:4 + rl], "big")
+    sl = der[5 + rl]
+    return r, int.from_bytes(der[6 + rl:6 + rl + sl], "big")
+
+
+def _der(r: int, s: int) -> bytes:
+    def enc(x):
+        b = x.to_bytes((x.bit_length() + 8) // 8, "big")
+        return b"\x02" + bytes([len(b)]) + b
+    body = enc(r) + enc(s)
+    return b"\x30" + bytes([len(body)]) + body
 
 
 # ------------------------------------------------------------------ EVM, TRON, ed25519

@@ -13,7 +13,11 @@ Schemes (names used in wallet files, see docs/wallets.md):
 ``btc-bms-multisig``         m-of-n P2SH / P2WSH (BTC) or P2SH (DOGE): each BMS signature's
                              recovered key must be a DISTINCT member of the redeem script, at
                              least m of them, and the script must hash to the address.
-``bip322-simple``            BIP-322 "simple" signature (a witness) for P2WPKH or P2TR (key path).
+``bip322-simple``            BIP-322 "simple" signature (``smp`` + base64 witness; unprefixed accepted)
+                             for P2WPKH, P2WSH or P2TR (key path or script path).
+``bip322-full``              BIP-322 "full" signature (``ful`` + base64 to_sign transaction) for any
+                             address type (P2PKH, P2SH, P2SH-P2WPKH, P2WSH, P2TR, time locks).
+``bip322``                   either of the two, as the signature's prefix says.
 ``evm-personal-sign``        EIP-191 personal_sign over the message text.
 ``evm-personal-sign-keccak`` personal_sign over keccak256(message) (OKX's EVM form).
 ``tron-tip191``              TIP-191 over the message text ("\\x19TRON Signed Message:\\n"+len).
@@ -39,13 +43,11 @@ from btclib import base58 as btc_base58
 from btclib import bech32 as btc_bech32
 from btclib.ecc import bms
 from btclib.hashes import hash160
-from btclib.script import Witness
-from btclib.script import sig_hash as btc_sig_hash
-from btclib.tx import OutPoint, Tx, TxIn, TxOut
 from eth_hash.auto import keccak
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from por.assets import bip322 as _bip322
 from por.assets.wallets import WalletEntry
 
 VERIFIED = "verified"
@@ -56,6 +58,8 @@ SCHEMES = (
     "btc-bms",
     "btc-bms-multisig",
     "bip322-simple",
+    "bip322-full",
+    "bip322",
     "evm-personal-sign",
     "evm-personal-sign-keccak",
     "tron-tip191",
@@ -66,6 +70,8 @@ SCHEMES = (
     "eos-okx",
 )
 UNSUPPORTED_SCHEMES = ("starknet",)
+#: BIP-322 scheme name -> the variant it requires (None: the signature's prefix says)
+BIP322_SCHEMES = {"bip322-simple": "simple", "bip322-full": "full", "bip322": None}
 
 EVM_CHAINS = frozenset(
     {"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc"}
@@ -348,113 +354,32 @@ def _v_btc_multisig(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
 
 
 def bip322_message_hash(message: bytes) -> bytes:
-    tag = hashlib.sha256(b"BIP0322-signed-message").digest()
-    return hashlib.sha256(tag + tag + message).digest()
-
-
-def bip322_to_spend(message: bytes, script_pub_key: bytes) -> Tx:
-    script_sig = b"\x00\x20" + bip322_message_hash(message)
-    return Tx(
-        version=0,
-        lock_time=0,
-        vin=[TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), script_sig, 0)],
-        vout=[TxOut(0, script_pub_key)],
-    )
-
-
-def bip322_to_sign(to_spend: Tx, witness: list[bytes]) -> Tx:
-    return Tx(
-        version=0,
-        lock_time=0,
-        vin=[TxIn(OutPoint(to_spend.id, 0), b"", 0, Witness(witness))],
-        vout=[TxOut(0, b"\x6a")],
-    )
+    return _bip322.message_hash(message)
 
 
 def parse_witness(raw: bytes) -> list[bytes]:
     """Parse a serialized witness stack (compact-size count, then var_bytes items)."""
-    def cs(i: int) -> tuple[int, int]:
-        if i >= len(raw):
-            raise OwnershipError("witness is truncated")
-        b = raw[i]
-        if b < 0xFD:
-            return b, i + 1
-        width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[b]
-        if i + 1 + width > len(raw):
-            raise OwnershipError("witness is truncated")
-        return int.from_bytes(raw[i + 1 : i + 1 + width], "little"), i + 1 + width
-
-    n, i = cs(0)
-    items = []
-    for _ in range(n):
-        ln, i = cs(i)
-        if i + ln > len(raw):
-            raise OwnershipError("witness is truncated")
-        items.append(raw[i : i + ln])
-        i += ln
-    if i != len(raw):
-        raise OwnershipError("witness has trailing bytes")
-    return items
-
-
-def bip322_sighash(message: bytes, script_pub_key: bytes, witness: list[bytes], kind: str,
-                   hash_type: int) -> bytes:
-    to_spend = bip322_to_spend(message, script_pub_key)
-    to_sign = bip322_to_sign(to_spend, witness)
-    if kind == "p2wpkh":
-        script_code = b"\x76\xa9\x14" + script_pub_key[2:22] + b"\x88\xac"
-        return btc_sig_hash.segwit_v0(script_code, to_sign, 0, hash_type, 0)
-    return btc_sig_hash.taproot(to_sign, 0, [TxOut(0, script_pub_key)], hash_type, 0, b"", b"")
-
-
-def _v_bip322(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
-    if len(e.signatures) != 1:
-        raise OwnershipError("bip322-simple takes exactly one signature (the witness)")
-    ver, prog = _segwit(e.address, e.chain)
     try:
-        raw = base64.b64decode(e.signatures[0].strip(), validate=True)
-    except Exception:
-        raise OwnershipError("signature1 is not base64") from None
-    wit = parse_witness(raw)
-    spk = bytes([0x51 if ver == 1 else 0x00, len(prog)]) + prog
-    if ver == 0 and len(prog) == 20:
-        if len(wit) != 2:
-            raise OwnershipError(f"P2WPKH witness must have 2 items, has {len(wit)}")
-        sig, pub = wit
-        if hash160(pub) != prog or len(pub) != 33:
-            raise OwnershipError("witness key does not hash to the P2WPKH program")
-        if len(sig) < 9:
-            raise OwnershipError("witness signature too short")
-        hash_type = sig[-1]
-        if hash_type != 0x01:
-            raise OwnershipError(f"sighash type {hash_type} is not SIGHASH_ALL")
-        digest = bip322_sighash(msg, spk, wit, "p2wpkh", hash_type)
-        try:
-            ok = coincurve.PublicKey(pub).verify(sig[:-1], digest, hasher=None)
-        except Exception as exc:
-            raise OwnershipError(f"witness signature does not parse ({exc})") from None
-        if not ok:
-            raise OwnershipError("P2WPKH witness signature does not verify")
-        return "checked: witness key hashes to the P2WPKH program", [pub.hex()]
-    if ver == 1 and len(prog) == 32:
-        if len(wit) != 1:
-            raise OwnershipError("only the P2TR key path (one witness item) is supported")
-        sig = wit[0]
-        if len(sig) == 64:
-            hash_type = 0
-        elif len(sig) == 65 and sig[64] in (0x01,):
-            hash_type = sig[64]
-        else:
-            raise OwnershipError("P2TR signature must be 64 bytes (or 65 with SIGHASH_ALL)")
-        digest = bip322_sighash(msg, spk, wit, "p2tr", hash_type)
-        try:
-            ok = coincurve.PublicKeyXOnly(prog).verify(sig[:64], digest)
-        except Exception as exc:
-            raise OwnershipError(f"P2TR output key is not valid ({exc})") from None
-        if not ok:
-            raise OwnershipError("P2TR Schnorr signature does not verify")
-        return "checked: signature is against the P2TR output key", [prog.hex()]
-    raise OwnershipError(f"BIP-322 simple: unsupported witness program v{ver}/{len(prog)} bytes")
+        return _bip322.parse_witness(raw)
+    except _bip322.Bip322Error as exc:
+        raise OwnershipError(str(exc)) from None
+
+
+def _v_bip322(e: WalletEntry, msg: bytes, variant: str | None) -> tuple[str, list[str]]:
+    """BIP-322 simple / full (por.assets.bip322: to_spend, to_sign, btclib's script engine)."""
+    if len(e.signatures) != 1:
+        raise OwnershipError(f"{e.scheme} takes exactly one signature")
+    if e.chain not in _bip322.NETWORKS:
+        raise OwnershipError(f"BIP-322 is for bitcoin, not {e.chain}")
+    try:
+        r = _bip322.verify(e.address, msg, e.signatures[0], e.chain, variant)
+    except _bip322.Bip322Error as exc:
+        raise OwnershipError(f"BIP-322: {exc}") from None
+    when = "" if (r.lock_time, r.sequence) == (0, 0) else \
+        f"; valid at time {r.lock_time} and age {r.sequence}"
+    return (f"checked: BIP-322 {r.variant} to_sign spends the {r.address_type} scriptPubKey of "
+            f"the address ({r.n_signatures} signature(s) checked by the script engine){when}",
+            list(r.signers))
 
 
 def _v_evm(e: WalletEntry, msg: bytes, over_keccak: bool) -> tuple[str, list[str]]:
@@ -659,8 +584,8 @@ def verify_entry(entry: WalletEntry, message: str) -> OwnershipResult:
             link, signers = _v_btc_bms(entry, msg)
         elif scheme == "btc-bms-multisig":
             link, signers = _v_btc_multisig(entry, msg)
-        elif scheme == "bip322-simple":
-            link, signers = _v_bip322(entry, msg)
+        elif scheme in BIP322_SCHEMES:
+            link, signers = _v_bip322(entry, msg, BIP322_SCHEMES[scheme])
         elif scheme in ("evm-personal-sign", "evm-personal-sign-keccak"):
             link, signers = _v_evm(entry, msg, scheme == "evm-personal-sign-keccak")
         elif scheme == "tron-tip191":
@@ -696,37 +621,22 @@ def verify_entries(entries: list[WalletEntry], message: str) -> list[OwnershipRe
 KEYS_FORMAT = "por-exchange-keys"
 
 
-def _compact(n: int) -> bytes:
-    return varstr(b"\x00" * n)[: len(varstr(b"\x00" * n)) - n]
-
-
 def serialize_witness(items: list[bytes]) -> bytes:
-    return _compact(len(items)) + b"".join(varstr(i) for i in items)
+    return _bip322.serialize_witness(items)
 
 
 def bip322_sign_p2wpkh(priv: bytes, message: bytes) -> str:
-    """BIP-322 simple signature (base64 witness) of a P2WPKH key for ``message``."""
-    key = coincurve.PrivateKey(priv)
-    pub = key.public_key.format(compressed=True)
-    spk = b"\x00\x14" + hash160(pub)
-    placeholder = [b"\x00" * 72, pub]
-    digest = bip322_sighash(message, spk, placeholder, "p2wpkh", 0x01)
-    sig = key.sign(digest, hasher=None) + b"\x01"
-    return base64.b64encode(serialize_witness([sig, pub])).decode()
+    """BIP-322 simple signature (``smp`` + base64 witness) of a P2WPKH key for ``message``."""
+    return _bip322.sign_p2wpkh(priv, message)
 
 
-def bip322_sign_p2tr(priv: bytes, message: bytes) -> tuple[str, str]:
-    """BIP-322 simple signature for the P2TR address of an *untweaked* output key.
+def bip322_sign_p2tr(priv: bytes, message: bytes, network: str = "mainnet") -> tuple[str, str]:
+    """BIP-322 simple key-path signature for the BIP-86 P2TR address of internal key ``priv``.
 
-    Returns (address, base64 witness). The output key is the x-only key of ``priv`` itself
-    (no taproot tweak), which is a valid P2TR output key; por verifies against the output key.
+    Returns (address, signature). The output key is the taproot-tweaked internal key
+    (Q = P + hash_TapTweak(P)·G, no script tree), as wallets derive it.
     """
-    key = coincurve.PrivateKey(priv)
-    xonly = key.public_key.format(compressed=True)[1:]
-    spk = b"\x51\x20" + xonly
-    digest = bip322_sighash(message, spk, [b"\x00" * 64], "p2tr", 0)
-    sig = key.sign_schnorr(digest)
-    return b32.p2tr(xonly), base64.b64encode(serialize_witness([sig])).decode()
+    return _bip322.p2tr_address(priv, network), _bip322.sign_p2tr(priv, message)
 
 
 def bms_sign(priv: bytes, message: bytes, chain: str = "bitcoin") -> str:
