@@ -112,6 +112,10 @@ def test_one_changed_character_anywhere_fails():
         for name, v in variants:
             r = own.verify_entry(v, msg)
             tried += 1
+            if name == "address" and e.chain == "ton":
+                # not linked to the key, but the address's CRC16 catches the changed character
+                assert not r.ok and "TON address" in r.detail, (v.address, r.detail)
+                continue
             if name == "address" and base.address_link.startswith("not checked"):
                 assert r.ok and r.address_link.startswith("not checked")
                 continue
@@ -510,3 +514,54 @@ def test_sign_wallets_roundtrip(tmp_path):
     keys["wallets"][1]["private_keys"] = keys["wallets"][1]["private_keys"][:1]
     with pytest.raises(ValueError, match="threshold is 2"):
         own.sign_wallets(keys, "m")
+
+
+def test_sign_wallets_ed25519_chains_and_their_addresses():
+    """The synthetic exchange's ed25519 wallets: real keys, addresses derived from them,
+    signatures over OKX's prefixed message; a wallet whose address is not its key's fails."""
+    wallets = []
+    for chain in own.ED25519_CHAINS:
+        sk = SigningKey.generate()
+        pk = bytes(sk.verify_key)
+        wallets.append({"chain": chain, "type": "ed25519", "address": own.ed25519_address(chain, pk),
+                        "private_keys": [bytes(sk).hex()], "public_keys": [pk.hex()],
+                        "redeem_script": None, "threshold": 1})
+    keys = {"format": "por-exchange-keys", "version": 1, "wallets": wallets}
+    doc = own.sign_wallets(keys, "round 9")
+    links = {}
+    for i, w in enumerate(doc["wallets"], 1):
+        assert w["scheme"] == "ed25519-okx" and w["public_keys"] == wallets[i - 1]["public_keys"]
+        e = WalletEntry(source="t", row=i, layout="por-wallets-v1", chain=w["chain"],
+                        address=w["address"], assets=tuple(w["assets"]), message="round 9",
+                        scheme=w["scheme"], signatures=tuple(w["signatures"]),
+                        public_keys=tuple(w["public_keys"]))
+        r = own.verify_entry(e, "round 9")
+        assert r.ok, r.detail
+        links[w["chain"]] = r.address_link
+        assert not own.verify_entry(e, "round 10").ok
+        # another key's signature and public key, for the same address
+        sk2 = SigningKey.generate()
+        e2 = dataclasses.replace(e, public_keys=(bytes(sk2.verify_key).hex(),),
+                                 signatures=(sk2.sign(own.okx_signed_bytes(b"round 9")).signature.hex(),))
+        r2 = own.verify_entry(e2, "round 9")
+        assert r2.ok == (w["chain"] == "ton"), (w["chain"], r2.detail)
+    assert [w["assets"] for w in doc["wallets"]] == [["SOL"], ["APT"], ["TON"], ["DOT"], ["ADA"]]
+    assert all(links[c].startswith("checked") for c in ("solana", "aptos", "polkadot", "cardano"))
+    assert links["ton"].startswith("not checked")
+    # a key file whose address is not the key's: refused at signing
+    wallets[0]["address"] = own.ed25519_address("solana", bytes(SigningKey.generate().verify_key))
+    with pytest.raises(ValueError, match="not the solana address"):
+        own.sign_wallets(keys, "round 9")
+
+
+def test_ton_address_forms():
+    acct = hashlib.sha256(b"x").digest()
+    for bounce in (False, True):
+        a = own.ton_user_friendly(0, acct, bounceable=bounce)
+        assert own.parse_ton_address(a) == (0, acct)
+    assert own.parse_ton_address("-1:" + acct.hex()) == (-1, acct)
+    a = own.ton_user_friendly(0, acct)
+    for bad in (a[:-1] + ("A" if a[-1] != "A" else "B"), a[:47], "5:" + acct.hex(),
+                own.ton_user_friendly(3, acct), " " + a):
+        with pytest.raises(own.OwnershipError):
+            own.parse_ton_address(bad)

@@ -133,8 +133,13 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
     doc = json.loads((d / "exchange" / "wallet_keys.json").read_text())
     assert doc["format"] == "por-exchange-keys" and doc["version"] == 1
     kinds = {(w["chain"], w["type"]) for w in doc["wallets"]}
-    assert kinds == {("bitcoin", "p2wpkh"), ("bitcoin", "p2wsh-multisig"), ("ethereum", "eoa"), ("tron", "eoa")}
+    assert kinds == {("bitcoin", "p2wpkh"), ("bitcoin", "p2wsh-multisig"), ("ethereum", "eoa"), ("tron", "eoa"),
+                     ("solana", "ed25519"), ("aptos", "ed25519"), ("ton", "ed25519"),
+                     ("polkadot", "ed25519"), ("cardano", "ed25519")}
     for w in doc["wallets"]:
+        if w["type"] == "ed25519":
+            _check_ed25519_wallet(w)
+            continue
         sks = [coincurve.PrivateKey(bytes.fromhex(k)) for k in w["private_keys"]]
         if w["chain"] == "bitcoin":
             pks = [k.public_key.format(compressed=True) for k in sks]
@@ -157,6 +162,52 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
             pk = sks[0].public_key.format(compressed=False)
             raw = base58.b58decode_check(w["address"])
             assert raw[0] == 0x41 and raw[1:] == keccak(pk[1:])[12:] and w["address"].startswith("T")
+
+
+def _check_ed25519_wallet(w):
+    """The address follows from the key, each chain's way, computed here independently."""
+    import base58
+    from nacl.signing import SigningKey
+
+    from btclib import bech32
+
+    pk = bytes(SigningKey(bytes.fromhex(w["private_keys"][0])).verify_key)
+    assert [pk.hex()] == w["public_keys"] and w["threshold"] == 1
+    a = w["address"]
+    if w["chain"] == "solana":
+        assert base58.b58decode(a) == pk
+    elif w["chain"] == "aptos":
+        assert a == "0x" + hashlib.sha3_256(pk + b"\x00").hexdigest()
+    elif w["chain"] == "polkadot":
+        raw = base58.b58decode(a)
+        assert raw[0] == 0 and raw[1:33] == pk
+        assert raw[33:] == hashlib.blake2b(b"SS58PRE" + raw[:33], digest_size=64).digest()[:2]
+    elif w["chain"] == "cardano":
+        hrp, data = bech32.decode(a, m=1)
+        from btclib.b32 import power_of_2_base_conversion
+        raw = bytes(power_of_2_base_conversion(data, 5, 8, False))
+        assert hrp == "addr" and raw == b"\x61" + hashlib.blake2b(pk, digest_size=28).digest()
+    else:  # TON: a well-formed user-friendly address (the key link is not derivable by por)
+        import base64
+        raw = base64.urlsafe_b64decode(a)
+        assert w["chain"] == "ton" and len(raw) == 36 and raw[:2] == b"\x51\x00"
+
+
+def test_reserves_use_real_wallets_where_a_key_type_exists(round_csv):
+    """Every asset on a chain with a por key type sits at a real address, no placeholder."""
+    import csv
+    d, res = round_csv
+    with open(d / "exchange" / "reserves.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = json.loads((d / "exchange" / "wallet_keys.json").read_text())
+    real = {(w["chain"], w["address"]) for w in keys["wallets"]}
+    for r in rows:
+        if r["chain"] in ("bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano"):
+            assert (r["chain"], r["address"]) in real, r
+        else:
+            assert r["address"].startswith("ext-"), r
+    for s in ("SOL", "APT", "TON", "DOT", "ADA"):
+        assert sum(int(r["amount"]) for r in rows if r["asset"] == s) == res.reserves[s]
 
 
 def test_mainnet_addresses(tmp_path):

@@ -90,8 +90,8 @@ ProgressFn = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Wallet:
-    chain: Literal["bitcoin", "ethereum", "tron"]
-    type: Literal["p2wpkh", "p2wsh-multisig", "eoa"]
+    chain: Literal["bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano"]
+    type: Literal["p2wpkh", "p2wsh-multisig", "eoa", "ed25519"]
     address: str
     private_keys: tuple[str, ...]
     public_keys: tuple[str, ...]
@@ -178,8 +178,10 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
     from btclib.hashes import hash160
     from eth_account import Account
 
+    from nacl.signing import SigningKey
+
     from por.assets.btcchain import multisig_script
-    from por.assets.ownership import tron_address_of
+    from por.assets.ownership import ED25519_CHAINS, ed25519_address, tron_address_of
 
     wallets: list[Wallet] = []
     for i in range(2):
@@ -205,6 +207,11 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
         pk = coincurve.PrivateKey(sk).public_key.format(compressed=False)
         addr = tron_address_of(coincurve.PublicKey(pk))
         wallets.append(Wallet("tron", "eoa", addr, (sk.hex(),), (pk.hex(),), None, 1))
+    for chain in ED25519_CHAINS:
+        seed32 = _privkey(seed, f"{chain}-ed25519-0")  # the ed25519 private key (RFC 8032 seed)
+        pk = bytes(SigningKey(seed32).verify_key)
+        addr = ed25519_address(chain, pk)
+        wallets.append(Wallet(chain, "ed25519", addr, (seed32.hex(),), (pk.hex(),), None, 1))
     return wallets
 
 
@@ -261,6 +268,9 @@ def place_reserves(
             put(s, trx, [30, 70][: len(trx)], r)
         elif s in EVM_TOKENS:
             put(s, eth, [10, 30, 60][: len(eth)], r)
+        elif (ws := [w for w in wallets if w.chain == get_asset(s).chains[0]
+                     and w.type == "ed25519"]):
+            put(s, ws, [1] * len(ws), r)
         else:
             chain = get_asset(s).chains[0]
             tag = hashlib.sha256(f"por-synthetic-ext|{seed}|{chain}".encode()).hexdigest()[:40]

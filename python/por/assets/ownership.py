@@ -487,6 +487,87 @@ def _cardano_check(addr: str, pub: bytes) -> str:
     return "checked: enterprise address = blake2b-224 of the public key"
 
 
+#: chains whose wallets sign with ed25519 (scheme ed25519-okx)
+ED25519_CHAINS = ("solana", "aptos", "ton", "polkadot", "cardano")
+
+
+def _crc16_xmodem(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def ton_user_friendly(workchain: int, account: bytes, *, bounceable: bool = False) -> str:
+    """TON's user-friendly address: base64url(flags, workchain, account hash, CRC16-XMODEM)."""
+    body = bytes([0x11 if bounceable else 0x51, workchain & 0xFF]) + account
+    return base64.urlsafe_b64encode(body + _crc16_xmodem(body).to_bytes(2, "big")).decode()
+
+
+def parse_ton_address(addr: str) -> tuple[int, bytes]:
+    """(workchain, 32-byte account id) of a raw ``wc:hex`` or a user-friendly TON address.
+
+    Checked: the form, the flags byte, the workchain (0 or -1) and the CRC16 checksum.
+    """
+    a = addr.strip()
+    if a != addr:
+        raise OwnershipError("TON address has surrounding whitespace")
+    m = re.fullmatch(r"(-1|0):([0-9a-fA-F]{64})", a)
+    if m:
+        return int(m.group(1)), bytes.fromhex(m.group(2))
+    if len(a) != 48:
+        raise OwnershipError(f"TON address {addr!r} is neither raw (wc:hex) nor 48 characters")
+    try:
+        raw = base64.b64decode(a.replace("-", "+").replace("_", "/"), validate=True)
+    except Exception:
+        raise OwnershipError(f"TON address {addr!r} is not base64") from None
+    if raw[0] & 0x7F not in (0x11, 0x51):
+        raise OwnershipError(f"TON address flags {raw[0]:#x} are not 0x11/0x51")
+    if _crc16_xmodem(raw[:34]) != int.from_bytes(raw[34:], "big"):
+        raise OwnershipError("TON address checksum (CRC16) is wrong")
+    wc = raw[1] - 256 if raw[1] >= 128 else raw[1]
+    if wc not in (0, -1):
+        raise OwnershipError(f"TON workchain {wc} is not 0 or -1")
+    return wc, raw[2:34]
+
+
+def ss58_address(pub: bytes, prefix: int = 0) -> str:
+    body = bytes([prefix]) + pub
+    return _b58.b58encode(body + hashlib.blake2b(b"SS58PRE" + body, digest_size=64).digest()[:2]).decode()
+
+
+def cardano_enterprise_address(pub: bytes) -> str:
+    """Mainnet enterprise (payment key, no stake) address: bech32 'addr', 0x61 ‖ blake2b-224."""
+    raw = b"\x61" + hashlib.blake2b(pub, digest_size=28).digest()
+    return btc_bech32.encode("addr", b32.power_of_2_base_conversion(raw, 8, 5), m=1).decode()
+
+
+def ed25519_address(chain: str, pub: bytes) -> str:
+    """The address por derives from an ed25519 public key on ``chain``.
+
+    Solana base58(pk); Aptos sha3-256(pk ‖ 0x00) (the single-key auth key, which is the
+    account address until the key is rotated); Polkadot SS58 with prefix 0; Cardano a mainnet
+    enterprise address. TON is the exception: a TON address is the hash of the wallet
+    contract's StateInit (the wallet version's code cell and a data cell holding the key), which
+    por does not build; the synthetic exchange's TON account id is sha256("por-synthetic-ton|" ‖
+    pk), written in TON's user-friendly form, and its link to the key is reported "not checked".
+    """
+    if chain == "solana":
+        return _b58.b58encode(pub).decode()
+    if chain == "aptos":
+        return "0x" + hashlib.sha3_256(pub + b"\x00").hexdigest()
+    if chain in SS58_PREFIX:
+        return ss58_address(pub, SS58_PREFIX[chain])
+    if chain == "cardano":
+        return cardano_enterprise_address(pub)
+    if chain == "ton":
+        return ton_user_friendly(0, hashlib.sha256(b"por-synthetic-ton|" + pub).digest())
+    raise ValueError(f"no ed25519 address derivation for chain {chain!r}")
+
+
 def _v_ed25519(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
     if len(e.signatures) != 1 or len(e.public_keys) != 1:
         raise OwnershipError("ed25519 rows take one signature and one public key")
@@ -521,7 +602,9 @@ def _v_ed25519(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
     elif c == "cardano":
         link = _cardano_check(e.address, pub)
     elif c == "ton":
-        link = "not checked: TON wallet address derivation from the key is not implemented"
+        wc, _acct = parse_ton_address(e.address)
+        link = (f"not checked: TON account (workchain {wc}; form and CRC16 checked) = hash of "
+                "the wallet contract's StateInit, which por does not build from the key")
     else:
         raise OwnershipError(f"ed25519 on chain {c!r} is not supported")
     return link, [pub.hex()]
@@ -665,7 +748,8 @@ def sign_wallets(keys_doc: dict, message: str,
 
     if keys_doc.get("format") != KEYS_FORMAT or keys_doc.get("version") != 1:
         raise ValueError(f"keys document must be format {KEYS_FORMAT!r} version 1")
-    native = {"bitcoin": ["BTC"], "ethereum": ["ETH"], "tron": ["TRX"]}
+    native = {"bitcoin": ["BTC"], "ethereum": ["ETH"], "tron": ["TRX"], "solana": ["SOL"],
+              "aptos": ["APT"], "ton": ["TON"], "polkadot": ["DOT"], "cardano": ["ADA"]}
     msg = message.encode("utf-8")
     out = []
     for i, w in enumerate(keys_doc["wallets"], 1):
@@ -697,6 +781,15 @@ def sign_wallets(keys_doc: dict, message: str,
                                                                  hasher=None)
             entry.update(scheme="tron-tip191",
                          signatures=["0x" + (rs[:64] + bytes([27 + rs[64]])).hex()])
+        elif chain in ED25519_CHAINS and typ == "ed25519":
+            from nacl.signing import SigningKey
+
+            sk = SigningKey(privs[0])
+            pub = bytes(sk.verify_key)
+            if chain != "ton" and ed25519_address(chain, pub) != addr:
+                raise ValueError(f"wallet {i} ({addr}): not the {chain} address of its key")
+            entry.update(scheme="ed25519-okx", public_keys=[pub.hex()],
+                         signatures=[sk.sign(okx_signed_bytes(msg)).signature.hex()])
         else:
             raise ValueError(f"wallet {i} ({addr}): cannot sign chain {chain!r} type {typ!r}")
         out.append(entry)
@@ -705,7 +798,8 @@ def sign_wallets(keys_doc: dict, message: str,
         e = WalletEntry(source="<signed>", row=i, layout="por-wallets-v1", chain=w["chain"],
                         address=w["address"], assets=tuple(w["assets"]), message=message,
                         scheme=w["scheme"], signatures=tuple(w["signatures"]),
-                        redeem_script=w.get("redeem_script"), threshold=w.get("threshold"))
+                        redeem_script=w.get("redeem_script"), threshold=w.get("threshold"),
+                        public_keys=tuple(w.get("public_keys", ())))
         r = verify_entry(e, message)
         if not r.ok:
             raise ValueError(f"wallet {i} ({w['address']}): own signature does not verify: {r.detail}")
