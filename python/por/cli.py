@@ -483,6 +483,9 @@ def _assets_totals_table(title: str, totals: dict) -> None:
 @click.option("--message", default=None, help="The round's message every wallet must sign.")
 @click.option("--evm-rpc", default=None, help="EVM JSON-RPC URL to read balances from.")
 @click.option("--btc-rpc", default=None, help="Bitcoin Core JSON-RPC URL to read balances from.")
+@click.option("--btc-blocks", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Offline instead of --btc-rpc: a directory of Bitcoin Core blk*.dat files; BTC "
+                   "balances are replayed from genesis, every block and signature checked.")
 @click.option("--balances", "balances_path", default=None, type=click.Path(dir_okay=False),
               help="Declared balances file for chains por cannot read.")
 @click.option("--height", "heights", multiple=True, metavar="CHAIN=N",
@@ -491,8 +494,8 @@ def _assets_totals_table(title: str, totals: dict) -> None:
               help="ERC-20 contract of an asset on the --evm-rpc chain (repeatable; default: "
                    "the mainnet contracts). Recorded in the bundle for verifiers.")
 @json_option
-def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_path, heights,
-                     evm_tokens, as_json) -> None:
+def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, btc_blocks, balances_path,
+                     heights, evm_tokens, as_json) -> None:
     """Prove ownership of the exchange's wallets and total their balances per asset.
 
     Every signature must verify against the round's message (fails closed: an unknown
@@ -510,7 +513,7 @@ def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_
                 fail(as_json, f"--evm-token {item!r}: expected SYMBOL=0xADDRESS")
             tokens[sym.strip().upper()] = addr.strip()
         b = prove_assets(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_path, h,
-                         evm_tokens=tokens)
+                         evm_tokens=tokens, btc_blocks=btc_blocks)
     except (AssetsError, WalletFileError) as exc:
         fail(as_json, str(exc), getattr(exc, "details", None))
     doc = {"ok": True, "bundle": str(Path(out_dir) / "assets.json"), "message": b["message"],
@@ -528,14 +531,16 @@ def prove_assets_cmd(wallets_path, out_dir, message, evm_rpc, btc_rpc, balances_
 @click.argument("bundle_dir", type=click.Path(file_okay=False))
 @click.option("--evm-rpc", default=None, help="EVM JSON-RPC URL to re-read balances.")
 @click.option("--btc-rpc", default=None, help="Bitcoin Core JSON-RPC URL to re-read balances.")
+@click.option("--btc-blocks", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Directory of Bitcoin Core blk*.dat files to re-derive bitcoin-blocks balances.")
 @json_option
-def verify_assets_cmd(bundle_dir, evm_rpc, btc_rpc, as_json) -> None:
+def verify_assets_cmd(bundle_dir, evm_rpc, btc_rpc, btc_blocks, as_json) -> None:
     """Re-check an assets bundle: every signature, every total and, given endpoints, every
     balance at the snapshot height. Any failure exits 1."""
     from por.assets.report import AssetsError, verify_assets
 
     try:
-        r = verify_assets(bundle_dir, evm_rpc, btc_rpc)
+        r = verify_assets(bundle_dir, evm_rpc, btc_rpc, btc_blocks)
     except AssetsError as exc:
         fail(as_json, str(exc), exc.details)
 

@@ -28,6 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Sequence
 
 import coincurve
@@ -582,3 +583,38 @@ def start_demo_btc_node(reserves: Sequence[tuple[str, int]], user: str = "por",
         c.mine([c.pay(miner, [(s, 1_000) for s, _ in payments], fee=10_000)], to=miner)
     server = RegtestRpcServer(c.raw_blocks, user=user, password=password)
     return DemoBtcNode(server.url, snapshot, c.blocks[snapshot].hash_hex, c, server)
+
+
+def write_blk_files(raw_blocks: Sequence[bytes], blocks_dir: str | Path, network: str = "regtest",
+                    *, order: Sequence[int] | None = None, max_file_bytes: int = 128 << 20,
+                    xor_key: bytes | None = None, padding: int = 0) -> list[Path]:
+    """Write blocks as Bitcoin Core stores them: ``blk00000.dat``, ``blk00001.dat``, ... of
+    records ``magic | size | block``, a new file once ``max_file_bytes`` is reached, in the
+    given ``order`` of indices (Core stores blocks as they arrive, not by height), each file
+    followed by ``padding`` zero bytes (Core pre-allocates), optionally XOR-obfuscated with an
+    8-byte ``xor_key`` written to ``xor.dat`` (Core 28+)."""
+    from por.assets.bitcoin import NETWORK_MAGIC
+
+    d = Path(blocks_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    magic = NETWORK_MAGIC[network]
+    files: list[bytearray] = [bytearray()]
+    for i in (order if order is not None else range(len(raw_blocks))):
+        rec = magic + len(raw_blocks[i]).to_bytes(4, "little") + bytes(raw_blocks[i])
+        if files[-1] and len(files[-1]) + len(rec) > max_file_bytes:
+            files.append(bytearray())
+        files[-1] += rec
+    if xor_key is not None:
+        if len(xor_key) != 8:
+            raise ValueError("xor_key must be 8 bytes")
+        (d / "xor.dat").write_bytes(xor_key)
+    out = []
+    for n, data in enumerate(files):
+        data = bytes(data) + bytes(padding)
+        if xor_key:
+            k = (xor_key * (len(data) // 8 + 1))[: len(data)]
+            data = bytes(a ^ b for a, b in zip(data, k))
+        path = d / f"blk{n:05d}.dat"
+        path.write_bytes(data)
+        out.append(path)
+    return out

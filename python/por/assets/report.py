@@ -102,14 +102,19 @@ def prove_assets(
     balances: str | Path | None = None,
     heights: dict[str, int] | None = None,
     evm_tokens: dict[str, str] | None = None,
+    btc_blocks: str | Path | None = None,
 ) -> dict[str, Any]:
     """Make the assets bundle.
 
     ``evm_tokens`` maps an ERC-20 asset symbol to its contract address on the EVM chain that
     ``evm_rpc`` serves (default: the mainnet contracts in :mod:`por.assets.evm`); it is written
-    into the bundle so that a verifier reads the same contracts. Raises :class:`AssetsError` (with details) on any failure;
+    into the bundle so that a verifier reads the same contracts. ``btc_blocks`` is a directory
+    of Bitcoin Core ``blk*.dat`` files: BTC balances are then replayed offline from genesis
+    (balance source ``bitcoin-blocks``) instead of asked of a node. Raises :class:`AssetsError` (with details) on any failure;
     in that case ``assets.failed.json`` is written for diagnosis and no ``assets.json``."""
     heights = dict(heights or {})
+    if btc_rpc and btc_blocks:
+        raise AssetsError("give one Bitcoin balance source: --btc-rpc or --btc-blocks, not both")
     wf = load_wallets(wallets)
     msg = choose_message(wf, message)
     declared = _declared_from_file(str(balances)) if balances else {}
@@ -152,7 +157,7 @@ def prove_assets(
                                     "(give --height ethereum=N)")
                     continue
                 evm_q.setdefault(h, []).append((i, a))
-            elif btc_rpc and e.chain == "bitcoin":
+            elif (btc_rpc or btc_blocks) and e.chain == "bitcoin":
                 if h is None:
                     failures.append(f"row {e.row}: no snapshot height for bitcoin "
                                     "(give --height bitcoin=N)")
@@ -176,9 +181,13 @@ def prove_assets(
         if btc_q:
             mod = _balance_module("bitcoin")
             for h, idxs in btc_q.items():
-                got = mod.read_balances_rpc(btc_rpc, [wf.entries[i].address for i in idxs], h)
+                addrs = [wf.entries[i].address for i in idxs]
+                if btc_blocks:
+                    got, src = mod.balances_from_blk_dir(btc_blocks, addrs, h), SRC_BLOCKS
+                else:
+                    got, src = mod.read_balances_rpc(btc_rpc, addrs, h), SRC_BTC
                 for i in idxs:
-                    amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), SRC_BTC, h, False)
+                    amounts[(i, "BTC")] = (int(got[wf.entries[i].address]), src, h, False)
     except (AssetsError, ValueError, RuntimeError, OSError) as exc:
         raise AssetsError(f"reading balances failed: {exc}") from exc
 
@@ -265,7 +274,8 @@ def compute_totals(evidence: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
-                  btc_rpc: str | None = None) -> dict[str, Any]:
+                  btc_rpc: str | None = None,
+                  btc_blocks: str | Path | None = None) -> dict[str, Any]:
     """Re-check an assets bundle. Raises :class:`AssetsError` listing every failure."""
     p = Path(bundle_dir) / "assets.json"
     try:
@@ -301,6 +311,7 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
     checked_rpc = 0
     evm_by_h: dict[int, list[dict]] = {}
     btc_by_h: dict[int, list[dict]] = {}
+    blk_by_h: dict[int, list[dict]] = {}
     for k, ev in enumerate(evidence):
         try:
             i = int(ev["entry"])
@@ -334,7 +345,13 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
                     btc_by_h.setdefault(int(ev["height"]), []).append(ev)
                 else:
                     notes.append(f"evidence {k}: bitcoin-rpc balance not re-read (no --btc-rpc)")
-            elif src not in (SRC_DECLARED, SRC_NONE, SRC_BLOCKS):
+            elif src == SRC_BLOCKS:
+                if btc_blocks:
+                    blk_by_h.setdefault(int(ev["height"]), []).append(ev)
+                else:
+                    notes.append(f"evidence {k}: bitcoin-blocks balance not re-derived "
+                                 "(no --btc-blocks)")
+            elif src not in (SRC_DECLARED, SRC_NONE):
                 failures.append(f"evidence {k}: unknown balance source {src!r}")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             failures.append(f"evidence {k}: malformed ({type(exc).__name__}: {exc})")
@@ -350,6 +367,15 @@ def verify_assets(bundle_dir: str | Path, evm_rpc: str | None = None,
                     if now != int(ev["amount"]):
                         failures.append(f"{ev['asset']} at {ev['address']} block {h}: chain says "
                                         f"{now}, bundle says {ev['amount']}")
+        for h, evs in blk_by_h.items():
+            got = _balance_module("bitcoin").balances_from_blk_dir(
+                btc_blocks, [ev["address"] for ev in evs], h)
+            for ev in evs:
+                checked_rpc += 1
+                now = int(got[ev["address"]])
+                if now != int(ev["amount"]):
+                    failures.append(f"BTC at {ev['address']} height {h}: the blocks say {now}, "
+                                    f"bundle says {ev['amount']}")
         if btc_by_h:
             mod = _balance_module("bitcoin")
             for h, evs in btc_by_h.items():
