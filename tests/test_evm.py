@@ -139,3 +139,31 @@ def test_bench_reads_reports_rates() -> None:
     out = evm.bench_reads(20)
     assert out["reads"] == 20
     assert out["in_process"]["reads_per_second"] > 0 and out["http"]["reads_per_second"] > 0
+
+
+def test_mainnet_token_table_is_the_real_contracts():
+    """The well-known Ethereum mainnet ERC-20 contracts (as published by their issuers and
+    shown on every block explorer), EIP-55 checksummed, with their on-chain decimals()."""
+    from eth_utils import is_checksum_address, to_checksum_address
+
+    from por.amounts import get_asset
+    from por.assets.evm import MAINNET_TOKENS
+
+    known = {
+        "USDT": ("0xdac17f958d2ee523a2206206994597c13d831ec7", 6),   # Tether USD
+        "USDC": ("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", 6),   # USD Coin (Circle)
+        "LINK": ("0x514910771af9ca656af840dff83e8264ecf986ca", 18),
+        "SHIB": ("0x95ad61b0a150d79219dcf64e1e6cc01f0b64c4ce", 18),
+        "UNI": ("0x1f9840a85d5af5bf1d1762f925bdaddc4201f984", 18),
+        "OKB": ("0x75231f58b43240c9718dd58b4967c5114342a86c", 18),
+        "PEPE": ("0x6982508145454ce325ddbe47a25d4ec3d2311933", 18),
+    }
+    assert set(MAINNET_TOKENS) == set(known)
+    for sym, (addr, dec) in MAINNET_TOKENS.items():
+        assert is_checksum_address(addr), sym
+        assert addr == to_checksum_address(known[sym][0]), sym
+        assert dec == known[sym][1], sym
+        assert "ethereum" in get_asset(sym).chains
+        assert get_asset(sym).decimals <= dec  # registry unit is never finer than the chain's
+    assert MAINNET_TOKENS["USDT"][0] == "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+    assert MAINNET_TOKENS["USDC"][0] == "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
