@@ -1,7 +1,8 @@
 """Benchmark: ownership signatures verified per second (prints one JSON document).
 
-Generates real keys and signatures for a mix of schemes (EVM personal_sign, TRON TIP-191,
-BIP-322 P2WPKH, P2WSH 2-of-3 multisig, ed25519) and times `verify_entry` over N addresses.
+Generates real keys and signatures for a mix of schemes and chains (EVM personal_sign, TRON
+TIP-191, BIP-322 simple P2WPKH and P2TR key path through btclib's script engine, BIP-137 P2WSH
+2-of-3 multisig, ed25519 on Solana / Aptos / Polkadot / Cardano / TON) and times `verify_entry` over N addresses.
 Signing is slower than verifying, so DISTINCT signed entries are generated (N_DISTINCT) and
 the verification pass runs over N entries cycling through them (each verification is done
 from scratch: no caching in the verifier). Usage: bench/assets.py [N] [N_DISTINCT]
@@ -16,7 +17,6 @@ import platform
 import sys
 import time
 
-import base58
 import coincurve
 from btclib import b32
 from btclib.hashes import hash160
@@ -29,8 +29,11 @@ from por.assets.wallets import WalletEntry  # noqa: E402
 MSG = "por benchmark round"
 
 
+ED_CHAINS = ("solana", "aptos", "polkadot", "cardano", "ton")
+
+
 def make(i: int) -> WalletEntry:
-    kind = i % 5
+    kind = i % 6
     k = os.urandom(32)
     m = MSG.encode()
     base = dict(source="bench", row=i, layout="por-wallets-v1", message=MSG)
@@ -60,9 +63,14 @@ def make(i: int) -> WalletEntry:
                            address=b32.address_from_witness(0, hashlib.sha256(script).digest(), "mainnet"),
                            redeem_script=script.hex(),
                            signatures=(own.bms_sign(ks[0], m), own.bms_sign(ks[2], m)), **base)
+    if kind == 4:
+        addr, sig = own.bip322_sign_p2tr(k, m)
+        return WalletEntry(chain="bitcoin", assets=("BTC",), scheme="bip322-simple",
+                           address=addr, signatures=(sig,), **base)
     sk = SigningKey(k)
     pk = bytes(sk.verify_key)
-    return WalletEntry(chain="solana", address=base58.b58encode(pk).decode(), assets=("SOL",),
+    chain = ED_CHAINS[(i // 6) % len(ED_CHAINS)]
+    return WalletEntry(chain=chain, address=own.ed25519_address(chain, pk), assets=("SOL",),
                        scheme="ed25519-okx", public_keys=(pk.hex(),),
                        signatures=(sk.sign(own.okx_signed_bytes(m)).signature.hex(),), **base)
 
@@ -80,7 +88,8 @@ def main() -> None:
         e = distinct[i % n_distinct]
         s = time.perf_counter()
         ok = own.verify_entry(e, MSG).ok
-        per_scheme.setdefault(e.scheme, []).append(time.perf_counter() - s)
+        kind = e.scheme + ("/p2tr" if e.address.startswith("bc1p") else "")
+        per_scheme.setdefault(kind, []).append(time.perf_counter() - s)
         bad += not ok
     t_ver = time.perf_counter() - t0
     if bad:
@@ -94,6 +103,7 @@ def main() -> None:
         "verification_s": round(t_ver, 2),
         "signatures_per_s": round(n / t_ver, 1),
         "per_scheme_us": {k: round(1e6 * sum(v) / len(v), 1) for k, v in sorted(per_scheme.items())},
+        "per_scheme_count": {k: len(v) for k, v in sorted(per_scheme.items())},
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
         "cores_used": 1,
