@@ -192,11 +192,16 @@ def _forbid_codeseparator(tx: Tx, script_pub_key: bytes) -> None:
 
 
 def verify(address: str, message: bytes, signature: str, chain: str = "bitcoin",
-           variant: str | None = None) -> Bip322Result:
+           variant: str | None = None, *, engine: str = "auto") -> Bip322Result:
     """Verify a BIP-322 signature; raise :class:`Bip322Error` unless it is valid.
 
     ``variant`` ("simple" or "full") requires that variant; None accepts either.
+    ``engine``: "auto" takes the direct check (:func:`_fast_check`) for a P2WPKH spend or a
+    P2TR key-path spend and the script interpreter for everything else; "interpreter" runs
+    every signature through the interpreter (the differential tests compare the two).
     """
+    if engine not in ("auto", "interpreter"):
+        raise ValueError(f"unknown BIP-322 engine {engine!r}")
     kind, raw = decode(signature)
     if kind == "proof-of-funds":
         raise Bip322Error("BIP-322 proof-of-funds signatures are not supported (refused)")
@@ -221,6 +226,10 @@ def verify(address: str, message: bytes, signature: str, chain: str = "bitcoin",
             raise Bip322Error("to_sign must have exactly one output: 0 sats to OP_RETURN")
         if tx.version not in (0, 2):
             raise Bip322Error(f"to_sign version {tx.version} is not 0 or 2 (inconclusive)")
+    if engine == "auto":
+        fast = _fast_check(tx, spk, typ, kind)
+        if fast is not None:
+            return fast
     _forbid_codeseparator(tx, spk)
     hash_types: list[int] = []
     ecdsa: list[tuple[bytes, bytes]] = []
@@ -240,6 +249,111 @@ def verify(address: str, message: bytes, signature: str, chain: str = "bitcoin",
     else:
         signers = tuple(dict.fromkeys(pub.hex() for pub, _sig in ecdsa))
     return Bip322Result(kind, typ, tx.lock_time, tx.vin[0].sequence, signers, len(hash_types))
+
+
+# --------------------------------------------------------------------------------------
+# the direct check of the two common spends (same accept/reject as the interpreter)
+# --------------------------------------------------------------------------------------
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def is_strict_der(sig: bytes) -> bool:
+    """Bitcoin Core's IsValidSignatureEncoding (BIP-66 strict DER), hash type byte included."""
+    n = len(sig)
+    if n < 9 or n > 73 or sig[0] != 0x30 or sig[1] != n - 3:
+        return False
+    len_r = sig[3]
+    if 5 + len_r >= n:
+        return False
+    len_s = sig[5 + len_r]
+    if len_r + len_s + 7 != n:
+        return False
+    if sig[2] != 0x02 or len_r == 0 or sig[4] & 0x80:
+        return False
+    if len_r > 1 and sig[4] == 0x00 and not sig[5] & 0x80:
+        return False
+    if sig[len_r + 4] != 0x02 or len_s == 0 or sig[len_r + 6] & 0x80:
+        return False
+    if len_s > 1 and sig[len_r + 6] == 0x00 and not sig[len_r + 7] & 0x80:
+        return False
+    return True
+
+
+def _fail(why: str) -> Bip322Error:
+    return Bip322Error(f"invalid signature ({why})")
+
+
+def _fast_check(tx: Tx, spk: bytes, typ: str, kind: str) -> Bip322Result | None:
+    """Check a P2WPKH spend or a P2TR key-path spend directly; None: not one of them.
+
+    Exactly what the interpreter plus BIP-322's rules accept for these two shapes (the
+    differential tests in tests/test_bip322_fast.py run both on every vector and on random
+    tampering):
+
+    * shape (else None, and the interpreter decides): P2WPKH with an empty scriptSig and two
+      witness items; P2TR with an empty scriptSig and one witness item (no annex, no script).
+    * P2WPKH: the key is a 33-byte compressed key (WITNESS_PUBKEYTYPE) whose HASH160 is the
+      program; the signature is strict DER (BIP-66) + hash type SIGHASH_ALL (BIP-322; the
+      interpreter refuses other undefined types with STRICTENC and por refuses the defined
+      ones), low S (LOW_S); then ECDSA (libsecp256k1 through coincurve) over the BIP-143
+      sighash of to_sign (btclib's ``segwit_v0``). An empty or failing signature is refused
+      (NULLFAIL / EVAL_FALSE).
+    * P2TR key path: 64 bytes (SIGHASH_DEFAULT) or 65 bytes ending in 0x01 (SIGHASH_ALL; an
+      explicit 0x00 is invalid under BIP-341, other types are not SIGHASH_ALL); BIP-340
+      Schnorr (libsecp256k1 through coincurve's x-only key) by the output key over the
+      BIP-341 sighash of to_sign (btclib's ``taproot``).
+    """
+    vin = tx.vin[0]
+    if vin.script_sig:
+        return None
+    stack = vin.script_witness.stack
+    if typ == "p2wpkh" and len(stack) == 2:
+        sig, pub = stack
+        program = spk[2:]
+        if len(pub) != 33 or pub[0] not in (2, 3):
+            raise _fail("witness public key is not a compressed key")
+        from btclib.hashes import hash160
+
+        if hash160(pub) != program:
+            raise _fail("public key does not hash to the witness program")
+        if not sig:
+            raise _fail("empty signature")
+        if not is_strict_der(sig):
+            raise _fail("signature is not strict DER")
+        if sig[-1] != SIGHASH_ALL:
+            raise _fail(f"signature hash type {sig[-1]:#x} is not SIGHASH_ALL")
+        len_r = sig[3]
+        s = int.from_bytes(sig[6 + len_r:-1], "big")
+        if s > SECP256K1_N // 2:
+            raise _fail("signature S is not low (LOW_S)")
+        script_code = b"\x76\xa9\x14" + program + b"\x88\xac"
+        digest = segwit_v0(script_code, tx, 0, SIGHASH_ALL, 0)
+        try:
+            ok = coincurve.PublicKey(pub).verify(sig[:-1], digest, hasher=None)
+        except Exception:
+            ok = False
+        if not ok:
+            raise _fail("ECDSA signature does not verify")
+        return Bip322Result(kind, typ, tx.lock_time, vin.sequence, (pub.hex(),), 1)
+    if typ == "p2tr" and len(stack) == 1:
+        (sig,) = stack
+        if len(sig) == 64:
+            hash_type = SIGHASH_DEFAULT
+        elif len(sig) == 65 and sig[64] == SIGHASH_ALL:
+            hash_type = SIGHASH_ALL
+        else:
+            raise _fail("taproot key-path signature is not 64 bytes or 65 ending in 0x01")
+        output_key = spk[2:]
+        digest = taproot_sig_hash(tx, 0, [TxOut(0, spk)], hash_type, 0, b"", b"")
+        try:
+            ok = coincurve.PublicKeyXOnly(output_key).verify(sig[:64], digest)
+        except Exception:
+            ok = False
+        if not ok:
+            raise _fail("invalid signature for the taproot key path")
+        return Bip322Result(kind, typ, tx.lock_time, vin.sequence, (output_key.hex(),), 1)
+    return None
 
 
 # --------------------------------------------------------------------------------------
