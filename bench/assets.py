@@ -1,7 +1,7 @@
 """Benchmark: ownership signatures verified per second (prints one JSON document).
 
 Generates real keys and signatures for a mix of schemes and chains (EVM personal_sign, TRON
-TIP-191, BIP-322 simple P2WPKH and P2TR key path through btclib's script engine, BIP-137 P2WSH
+TIP-191, BIP-322 simple P2WPKH and P2TR key path (the direct check in por.assets.bip322), BIP-137 P2WSH
 2-of-3 multisig, ed25519 on Solana / Aptos / Polkadot / Cardano / TON) and times `verify_entry` over N addresses.
 Signing is slower than verifying, so DISTINCT signed entries are generated (N_DISTINCT) and
 the verification pass runs over N entries cycling through them (each verification is done
