@@ -135,7 +135,9 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
     kinds = {(w["chain"], w["type"]) for w in doc["wallets"]}
     assert kinds == {("bitcoin", "p2wpkh"), ("bitcoin", "p2wsh-multisig"), ("ethereum", "eoa"), ("tron", "eoa"),
                      ("solana", "ed25519"), ("aptos", "ed25519"), ("ton", "ed25519"),
-                     ("polkadot", "ed25519"), ("cardano", "ed25519")}
+                     ("polkadot", "ed25519"), ("cardano", "ed25519"), ("avalanche", "eoa"),
+                     ("ethereumclassic", "eoa"), ("litecoin", "p2pkh"), ("dogecoin", "p2pkh"),
+                     ("bitcoincash", "p2pkh")}
     for w in doc["wallets"]:
         if w["type"] == "ed25519":
             _check_ed25519_wallet(w)
@@ -153,7 +155,14 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
                 assert w["threshold"] == 2 and script[0] == 0x52 and script[-2:] == b"\x53\xae"
                 assert all(p in script for p in pks)
                 assert prog == hashlib.sha256(script).digest()
-        elif w["chain"] == "ethereum":
+        elif w["type"] == "p2pkh":  # base58check(version || hash160(compressed key))
+            pk = sks[0].public_key.format(compressed=True)
+            assert [pk.hex()] == w["public_keys"]
+            raw = base58.b58decode_check(w["address"])
+            version = {"litecoin": 0x30, "dogecoin": 0x1E, "bitcoincash": 0x00}[w["chain"]]
+            assert raw == bytes([version]) + hash160(pk)
+            assert w["address"][0] == {"litecoin": "L", "dogecoin": "D", "bitcoincash": "1"}[w["chain"]]
+        elif w["chain"] in ("ethereum", "avalanche", "ethereumclassic"):
             acct = Account.from_key(bytes.fromhex(w["private_keys"][0]))
             assert acct.address == w["address"]
             sig = acct.sign_message(encode_defunct(text="I am a por address"))
@@ -202,11 +211,13 @@ def test_reserves_use_real_wallets_where_a_key_type_exists(round_csv):
     keys = json.loads((d / "exchange" / "wallet_keys.json").read_text())
     real = {(w["chain"], w["address"]) for w in keys["wallets"]}
     for r in rows:
-        if r["chain"] in ("bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano"):
+        if r["chain"] in ("bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano",
+                          "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash"):
             assert (r["chain"], r["address"]) in real, r
         else:
             assert r["address"].startswith("ext-"), r
-    for s in ("SOL", "APT", "TON", "DOT", "ADA"):
+    assert {r["chain"] for r in rows if r["address"].startswith("ext-")} <= {"xrp", "filecoin"}
+    for s in ("SOL", "APT", "TON", "DOT", "ADA", "AVAX", "ETC", "LTC", "DOGE", "BCH"):
         assert sum(int(r["amount"]) for r in rows if r["asset"] == s) == res.reserves[s]
 
 

@@ -90,8 +90,9 @@ ProgressFn = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Wallet:
-    chain: Literal["bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano"]
-    type: Literal["p2wpkh", "p2wsh-multisig", "eoa", "ed25519"]
+    chain: Literal["bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano",
+                   "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash"]
+    type: Literal["p2wpkh", "p2wsh-multisig", "eoa", "ed25519", "p2pkh"]
     address: str
     private_keys: tuple[str, ...]
     public_keys: tuple[str, ...]
@@ -181,7 +182,8 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
     from nacl.signing import SigningKey
 
     from por.assets.btcchain import multisig_script
-    from por.assets.ownership import ED25519_CHAINS, ed25519_address, tron_address_of
+    from por.assets.ownership import (BMS_NETWORKS, ED25519_CHAINS, ed25519_address,
+                                      p2pkh_address, tron_address_of)
 
     wallets: list[Wallet] = []
     for i in range(2):
@@ -212,6 +214,17 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
         pk = bytes(SigningKey(seed32).verify_key)
         addr = ed25519_address(chain, pk)
         wallets.append(Wallet(chain, "ed25519", addr, (seed32.hex(),), (pk.hex(),), None, 1))
+    # EVM accounts on other EVM chains (personal_sign; the row's chain says which chain)
+    for chain in ("avalanche", "ethereumclassic"):
+        sk = _privkey(seed, f"{chain}-eoa-0")
+        pk = coincurve.PrivateKey(sk).public_key.format(compressed=False)
+        wallets.append(Wallet(chain, "eoa", Account.from_key(sk).address, (sk.hex(),), (pk.hex(),), None, 1))
+    # legacy P2PKH on the bitcoin-family chains (mainnet version bytes: there is no shared
+    # regtest convention for them), signed with each chain's signmessage magic
+    for chain in BMS_NETWORKS:
+        sk = _privkey(seed, f"{chain}-p2pkh-0")
+        pk = coincurve.PrivateKey(sk).public_key.format(compressed=True)
+        wallets.append(Wallet(chain, "p2pkh", p2pkh_address(pk, chain), (sk.hex(),), (pk.hex(),), None, 1))
     return wallets
 
 
@@ -269,7 +282,7 @@ def place_reserves(
         elif s in EVM_TOKENS:
             put(s, eth, [10, 30, 60][: len(eth)], r)
         elif (ws := [w for w in wallets if w.chain == get_asset(s).chains[0]
-                     and w.type == "ed25519"]):
+                     and w.type in ("ed25519", "eoa", "p2pkh")]):
             put(s, ws, [1] * len(ws), r)
         else:
             chain = get_asset(s).chains[0]

@@ -9,7 +9,10 @@ Schemes (names used in wallet files, see docs/wallets.md):
 
 ===========================  ==================================================================
 ``btc-bms``                  Bitcoin "signmessage" (BIP-137 headers 27..42) for a P2PKH, P2SH-P2WPKH
-                             or P2WPKH address; btclib.ecc.bms does the check.
+                             or P2WPKH address; btclib.ecc.bms does the check. On Litecoin,
+                             Dogecoin and Bitcoin Cash: legacy P2PKH only, with the chain's own
+                             message magic and address version byte (:data:`BMS_NETWORKS`), the
+                             key recovered by the same BIP-137 code (coincurve).
 ``btc-bms-multisig``         m-of-n P2SH / P2WSH (BTC) or P2SH (DOGE): each BMS signature's
                              recovered key must be a DISTINCT member of the redeem script, at
                              least m of them, and the script must hash to the address.
@@ -74,7 +77,8 @@ UNSUPPORTED_SCHEMES = ("starknet",)
 BIP322_SCHEMES = {"bip322-simple": "simple", "bip322-full": "full", "bip322": None}
 
 EVM_CHAINS = frozenset(
-    {"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc"}
+    {"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc",
+     "ethereumclassic"}
 )
 
 
@@ -205,15 +209,22 @@ def bms_digest(message: bytes, magic: bytes = b"Bitcoin Signed Message:\n") -> b
 # --------------------------------------------------------------------------------------
 
 #: base58check version bytes of P2SH addresses, per chain
-P2SH_VERSION = {"bitcoin": 0x05, "dogecoin": 0x16, "litecoin": 0x32}
+P2SH_VERSION = {"bitcoin": 0x05, "dogecoin": 0x16, "litecoin": 0x32, "bitcoincash": 0x05}
 #: testnet / regtest P2SH version bytes
 P2SH_TEST_VERSION = {"bitcoin": (0xC4,)}
-P2PKH_VERSION = {"bitcoin": 0x00, "dogecoin": 0x1E, "litecoin": 0x30}
+P2PKH_VERSION = {"bitcoin": 0x00, "dogecoin": 0x1E, "litecoin": 0x30, "bitcoincash": 0x00}
 BMS_MAGIC = {
     "bitcoin": b"Bitcoin Signed Message:\n",
     "dogecoin": b"Dogecoin Signed Message:\n",
     "litecoin": b"Litecoin Signed Message:\n",
+    # Bitcoin Cash kept Bitcoin's signmessage magic (Bitcoin ABC / BCHN, Electron Cash)
+    "bitcoincash": b"Bitcoin Signed Message:\n",
 }
+#: chains whose legacy P2PKH "signmessage" signatures por checks with its own BIP-137 code
+#: (network = P2PKH version byte + message magic); bitcoin itself goes through btclib's bms.
+#: A Bitcoin Cash legacy address has Bitcoin's version byte (0x00): the row's chain says
+#: which chain's balance it is; CashAddr is not read.
+BMS_NETWORKS = ("litecoin", "dogecoin", "bitcoincash")
 #: bech32 human-readable parts per chain: mainnet, then testnet/signet and regtest (the
 #: synthetic exchange and the test chains use regtest addresses)
 SEGWIT_HRP = {"bitcoin": ("bc", "tb", "bcrt"), "litecoin": ("ltc",)}
@@ -303,14 +314,41 @@ def _bms_recover(sig_b64: str, digest: bytes, what: str) -> tuple[bytes, int]:
 def _v_btc_bms(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
     if len(e.signatures) != 1:
         raise OwnershipError(f"btc-bms takes exactly one signature, got {len(e.signatures)}")
+    if e.chain in BMS_NETWORKS:
+        return _v_bms_p2pkh(e, msg)
     if e.chain != "bitcoin":
-        raise OwnershipError(f"btc-bms is for bitcoin, not {e.chain}")
+        raise OwnershipError(f"btc-bms is for bitcoin, {', '.join(BMS_NETWORKS)}; not {e.chain}")
     try:
         bms.assert_as_valid(msg, e.address, e.signatures[0])
     except Exception as exc:
         raise OwnershipError(f"signmessage check failed ({exc})") from None
     pub, _ = _bms_recover(e.signatures[0], bms_digest(msg), "signature1")
     return "checked: recovered key hashes to the address", [pub.hex()]
+
+
+def p2pkh_address(pub: bytes, chain: str) -> str:
+    """The legacy P2PKH address of a serialized key on a bitcoin-family ``chain``."""
+    return btc_base58.encode(bytes([P2PKH_VERSION[chain]]) + hash160(pub)).decode()
+
+
+def _v_bms_p2pkh(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    """BIP-137 signmessage for a legacy P2PKH address of ``e.chain`` (its magic, its version)."""
+    chain = e.chain
+    payload = _b58check(e.address)
+    if len(payload) != 21:
+        raise OwnershipError(f"address {e.address!r} is not a P2PKH address ({len(payload)} bytes)")
+    if payload[0] != P2PKH_VERSION[chain]:
+        raise OwnershipError(f"address {e.address!r} has version byte {payload[0]:#04x}, not "
+                             f"{chain}'s P2PKH version {P2PKH_VERSION[chain]:#04x}")
+    pub, hdr = _bms_recover(e.signatures[0], bms_digest(msg, BMS_MAGIC[chain]), "signature1")
+    if hdr >= 35:
+        raise OwnershipError(f"signature1 header {hdr} is a segwit header; {chain} rows are "
+                             "legacy P2PKH (headers 27..34)")
+    if hash160(pub) != payload[1:]:
+        raise OwnershipError(f"signature1 recovers to {pub.hex()}, whose {chain} P2PKH address "
+                             f"{p2pkh_address(pub, chain)} is not the address (wrong key, "
+                             "message or network magic)")
+    return f"checked: recovered key hashes to the {chain} P2PKH address", [pub.hex()]
 
 
 def _v_btc_multisig(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
@@ -749,7 +787,9 @@ def sign_wallets(keys_doc: dict, message: str,
     if keys_doc.get("format") != KEYS_FORMAT or keys_doc.get("version") != 1:
         raise ValueError(f"keys document must be format {KEYS_FORMAT!r} version 1")
     native = {"bitcoin": ["BTC"], "ethereum": ["ETH"], "tron": ["TRX"], "solana": ["SOL"],
-              "aptos": ["APT"], "ton": ["TON"], "polkadot": ["DOT"], "cardano": ["ADA"]}
+              "aptos": ["APT"], "ton": ["TON"], "polkadot": ["DOT"], "cardano": ["ADA"],
+              "litecoin": ["LTC"], "dogecoin": ["DOGE"], "bitcoincash": ["BCH"],
+              "avalanche": ["AVAX"], "ethereumclassic": ["ETC"]}
     msg = message.encode("utf-8")
     out = []
     for i, w in enumerate(keys_doc["wallets"], 1):
@@ -773,7 +813,12 @@ def sign_wallets(keys_doc: dict, message: str,
                                  f"script members, threshold is {m}")
             entry.update(scheme="btc-bms-multisig", redeem_script=script.hex(), threshold=m,
                          signatures=[bms_sign(by_pub[k], msg) for k in signers])
-        elif chain == "ethereum" and typ == "eoa":
+        elif chain in BMS_NETWORKS and typ == "p2pkh":
+            pub = coincurve.PrivateKey(privs[0]).public_key.format(compressed=True)
+            if p2pkh_address(pub, chain) != addr:
+                raise ValueError(f"wallet {i} ({addr}): not the {chain} P2PKH address of its key")
+            entry.update(scheme="btc-bms", signatures=[bms_sign(privs[0], msg, chain)])
+        elif chain in EVM_CHAINS and typ == "eoa":
             sig = Account.sign_message(encode_defunct(text=message), private_key=privs[0])
             entry.update(scheme="evm-personal-sign", signatures=["0x" + sig.signature.hex().removeprefix("0x")])
         elif chain == "tron" and typ == "eoa":

@@ -146,7 +146,7 @@ class WalletFile:
 # --------------------------------------------------------------------------------------
 
 CHAINS = (
-    "bitcoin", "dogecoin", "litecoin", "ethereum", "arbitrum", "optimism", "polygon",
+    "bitcoin", "dogecoin", "litecoin", "bitcoincash", "ethereum", "ethereumclassic", "arbitrum", "optimism", "polygon",
     "avalanche", "bsc", "base", "okc", "tron", "ton", "aptos", "solana", "polkadot", "cardano",
     "starknet", "eos",
 )
@@ -159,10 +159,11 @@ _NETWORK = {
     "TRC20": "tron", "TRON": "tron", "TRX": "tron", "TON": "ton", "APTOS": "aptos",
     "APT": "aptos", "SOL": "solana", "SOLANA": "solana", "DOT": "polkadot",
     "POLKADOT": "polkadot", "ADA": "cardano", "CARDANO": "cardano", "STARKNET": "starknet",
-    "VAULTA": "eos", "EOS": "eos",
+    "VAULTA": "eos", "EOS": "eos", "BCH": "bitcoincash", "ETC": "ethereumclassic",
 }
 _ASSET_ALIAS = {"APTOS": "APT"}
-EVM = frozenset({"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc"})
+EVM = frozenset({"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc",
+                 "ethereumclassic"})
 
 #: decimals of an asset's native base unit on a chain (what balances on that chain count in)
 _NATIVE_DECIMALS = {
@@ -193,7 +194,7 @@ def chain_of(coin: str, network: str | None) -> tuple[str, str]:
 
 def default_scheme(chain: str, address: str, has_script: bool) -> str:
     """The signature scheme OKX uses for a row on ``chain``."""
-    if chain in ("bitcoin", "dogecoin", "litecoin"):
+    if chain in ("bitcoin", "dogecoin", "litecoin", "bitcoincash"):
         return "btc-bms-multisig" if has_script else "btc-bms"
     if chain == "okc":
         return "okx-ecdsa"
@@ -364,7 +365,7 @@ def _okx_entry(name: str, line: int, layout: str, rec: dict[str, str],
     owners_t = tuple(o for o in owners if o)
     if owners[1] and not owners[0]:
         raise WalletFileError(name, line, "eoa1", "empty while eoa2 is set")
-    is_btc = chain in ("bitcoin", "dogecoin", "litecoin")
+    is_btc = chain in ("bitcoin", "dogecoin", "litecoin", "bitcoincash")
     scheme = default_scheme(chain, address, bool(keycol) and is_btc)
     redeem = keycol if is_btc and keycol else None
     pubs = (keycol,) if keycol and not is_btc else ()
