@@ -173,3 +173,108 @@ def test_synthetic_exchange_signs_and_verifies_every_wallet(tmp_path):
     p.write_text(json.dumps(doc))
     for e in load_wallets(p).entries:
         assert own.verify_entry(e, MSG).ok, e
+
+
+# ------------------------------------------------------------------ XRP Ledger, Filecoin
+
+XRP_ALPHABET = b"rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
+
+
+def test_xrp_genesis_account_address():
+    """The XRP Ledger's genesis account: its published key, account id and address."""
+    pub = bytes.fromhex("0330E7FC9D56BB25D6893BA3F317AE5BCF33B3291BD63DB32654A313222F7FD020")
+    assert hash160(pub).hex() == "b5f762798a53d543a014caf8b297cff8f2f937e8"
+    assert own.xrp_address(pub) == "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"
+    assert own.parse_xrp_address("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh") == hash160(pub)
+
+
+def _xrp_entry(k: coincurve.PrivateKey, msg: str = MSG) -> WalletEntry:
+    pub = k.public_key.format()
+    # independently: SHA-512Half, DER, base58check in XRP's alphabet
+    digest = hashlib.sha512(msg.encode()).digest()[:32]
+    sig = k.sign(digest, hasher=None).hex().upper()
+    assert own.xrp_sign(k.secret, msg.encode()) == sig
+    addr = base58.b58encode_check(b"\x00" + hash160(pub), alphabet=XRP_ALPHABET).decode()
+    return E(chain="xrp", address=addr, assets=("XRP",), scheme="xrp-keypairs",
+             signatures=(sig,), public_keys=(pub.hex(),))
+
+
+def test_xrp_keypairs_signature_and_fail_closed():
+    k = coincurve.PrivateKey()
+    e = _xrp_entry(k)
+    r = own.verify_entry(e, MSG)
+    assert r.ok and r.address_link.startswith("checked") and r.signers == [k.public_key.format().hex()]
+    bad = lambda **kw: own.verify_entry(dataclasses.replace(e, **kw), kw.get("message", MSG))  # noqa: E731
+    # the same account id in Bitcoin's base58 alphabet is not an XRP address
+    btc_alpha = base58.b58encode_check(b"\x00" + hash160(k.public_key.format())).decode()
+    assert not bad(address=btc_alpha).ok
+    # another version byte (0x05) in XRP's alphabet
+    v5 = base58.b58encode_check(b"\x05" + hash160(k.public_key.format()), alphabet=XRP_ALPHABET).decode()
+    assert "not a classic" in bad(address=v5).detail
+    for i in (1, 12, len(e.address) - 1):
+        c = "r" if e.address[i] != "r" else "p"
+        assert not bad(address=e.address[:i] + c + e.address[i + 1:]).ok
+    sig = e.signatures[0]
+    for i in (9, 40, len(sig) - 2):
+        c = "0" if sig[i] != "0" else "1"
+        assert not bad(signatures=(sig[:i] + c + sig[i + 1:],)).ok
+    assert not bad(message=MSG + "!").ok
+    # another key (its own valid signature) for this address; the uncompressed key; high S
+    other = _xrp_entry(coincurve.PrivateKey())
+    assert "not the address" in bad(public_keys=other.public_keys, signatures=other.signatures).detail
+    assert not bad(public_keys=(k.public_key.format(compressed=False).hex(),)).ok
+    der = bytes.fromhex(sig)
+    lr = der[3]
+    r_ = int.from_bytes(der[4:4 + lr], "big")
+    s_ = int.from_bytes(der[6 + lr:], "big")
+
+    def enc(x):
+        b = x.to_bytes((x.bit_length() + 8) // 8, "big")
+        return b"\x02" + bytes([len(b)]) + b
+    body = enc(r_) + enc(own.SECP256K1_N - s_)
+    assert "high s" in bad(signatures=((b"\x30" + bytes([len(body)]) + body).hex(),)).detail
+    # a signature over SHA-256 instead of SHA-512Half
+    wrong = k.sign(hashlib.sha256(MSG.encode()).digest(), hasher=None).hex()
+    assert not bad(signatures=(wrong,)).ok
+
+
+def test_filecoin_f1_signature_and_fail_closed():
+    k = coincurve.PrivateKey()
+    upub = k.public_key.format(compressed=False)
+    payload = hashlib.blake2b(upub, digest_size=20).digest()
+    check = hashlib.blake2b(b"\x01" + payload, digest_size=4).digest()
+    addr = "f1" + base64.b32encode(payload + check).decode().lower().rstrip("=")
+    assert len(addr) == 41 and own.filecoin_address(k.public_key) == addr
+    rs = k.sign_recoverable(hashlib.blake2b(MSG.encode(), digest_size=32).digest(), hasher=None)
+    sig = (b"\x01" + rs).hex()
+    assert own.filecoin_sign(k.secret, MSG.encode()) == sig
+    e = E(chain="filecoin", address=addr, assets=("FIL",), scheme="filecoin-secp256k1",
+          signatures=(sig,))
+    r = own.verify_entry(e, MSG)
+    assert r.ok and r.signers == [upub.hex()]
+    bad = lambda **kw: own.verify_entry(dataclasses.replace(e, **kw), kw.get("message", MSG))  # noqa: E731
+    assert bad(address="t1" + addr[2:]).ok  # testnet form of the same payload
+    for a in ("f3" + addr[2:], "F1" + addr[2:], addr.upper(), addr[:-1], addr + "a"):
+        assert not bad(address=a).ok, a
+    for i in (2, 20, 39):
+        c = "a" if addr[i] != "a" else "b"
+        assert "checksum" in bad(address=addr[:i] + c + addr[i + 1:]).detail
+    # the last character carries 2 bits: other values are non-canonical or a wrong checksum
+    for c in "abcdefghijklmnopqrstuvwxyz234567":
+        if c != addr[40]:
+            assert not bad(address=addr[:40] + c).ok
+    # the checksum over the payload without the protocol byte, or blake2b-160 of the compressed key
+    nop = "f1" + base64.b32encode(payload + hashlib.blake2b(payload, digest_size=4).digest()).decode().lower().rstrip("=")
+    assert not bad(address=nop).ok
+    p2 = hashlib.blake2b(k.public_key.format(), digest_size=20).digest()
+    comp = "f1" + base64.b32encode(p2 + hashlib.blake2b(b"\x01" + p2, digest_size=4).digest()).decode().lower().rstrip("=")
+    assert "not the address" in bad(address=comp).detail
+    raw = bytes.fromhex(sig)
+    assert "type byte" in bad(signatures=(("03" + sig[2:]),)).detail
+    assert not bad(signatures=(sig[2:],)).ok  # no type byte
+    assert not bad(signatures=((raw[:65] + bytes([raw[65] ^ 1])).hex(),)).ok
+    assert not bad(signatures=((raw[:40] + bytes([raw[40] ^ 1]) + raw[41:]).hex(),)).ok
+    assert not bad(message=MSG + "!").ok
+    # sha256 instead of blake2b-256
+    rs2 = k.sign_recoverable(hashlib.sha256(MSG.encode()).digest(), hasher=None)
+    assert not bad(signatures=((b"\x01" + rs2).hex(),)).ok

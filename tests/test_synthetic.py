@@ -137,7 +137,7 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
                      ("solana", "ed25519"), ("aptos", "ed25519"), ("ton", "ed25519"),
                      ("polkadot", "ed25519"), ("cardano", "ed25519"), ("avalanche", "eoa"),
                      ("ethereumclassic", "eoa"), ("litecoin", "p2pkh"), ("dogecoin", "p2pkh"),
-                     ("bitcoincash", "p2pkh")}
+                     ("bitcoincash", "p2pkh"), ("xrp", "secp256k1"), ("filecoin", "secp256k1")}
     for w in doc["wallets"]:
         if w["type"] == "ed25519":
             _check_ed25519_wallet(w)
@@ -162,6 +162,17 @@ def test_wallet_keys_are_real_and_match_addresses(round_csv):
             version = {"litecoin": 0x30, "dogecoin": 0x1E, "bitcoincash": 0x00}[w["chain"]]
             assert raw == bytes([version]) + hash160(pk)
             assert w["address"][0] == {"litecoin": "L", "dogecoin": "D", "bitcoincash": "1"}[w["chain"]]
+        elif w["chain"] == "xrp":  # base58check(0x00 || hash160(key)), XRP's alphabet
+            pk = sks[0].public_key.format(compressed=True)
+            assert [pk.hex()] == w["public_keys"] and w["address"].startswith("r")
+            alpha = b"rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
+            assert base58.b58decode_check(w["address"], alphabet=alpha) == b"\x00" + hash160(pk)
+        elif w["chain"] == "filecoin":  # f1 + base32(blake2b-160(key) || blake2b-32 checksum)
+            import base64
+            pk = sks[0].public_key.format(compressed=False)
+            raw = base64.b32decode(w["address"][2:].upper() + "=")
+            assert w["address"].startswith("f1") and raw[:20] == hashlib.blake2b(pk, digest_size=20).digest()
+            assert raw[20:] == hashlib.blake2b(b"\x01" + raw[:20], digest_size=4).digest()
         elif w["chain"] in ("ethereum", "avalanche", "ethereumclassic"):
             acct = Account.from_key(bytes.fromhex(w["private_keys"][0]))
             assert acct.address == w["address"]
@@ -212,12 +223,13 @@ def test_reserves_use_real_wallets_where_a_key_type_exists(round_csv):
     real = {(w["chain"], w["address"]) for w in keys["wallets"]}
     for r in rows:
         if r["chain"] in ("bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano",
-                          "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash"):
+                          "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash",
+                          "xrp", "filecoin"):
             assert (r["chain"], r["address"]) in real, r
         else:
             assert r["address"].startswith("ext-"), r
-    assert {r["chain"] for r in rows if r["address"].startswith("ext-")} <= {"xrp", "filecoin"}
-    for s in ("SOL", "APT", "TON", "DOT", "ADA", "AVAX", "ETC", "LTC", "DOGE", "BCH"):
+    assert not [r for r in rows if r["address"].startswith("ext-")]
+    for s in ("SOL", "APT", "TON", "DOT", "ADA", "AVAX", "ETC", "LTC", "DOGE", "BCH", "XRP", "FIL"):
         assert sum(int(r["amount"]) for r in rows if r["asset"] == s) == res.reserves[s]
 
 

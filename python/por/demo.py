@@ -5,7 +5,7 @@ Vyper ERC-20s deployed) and a served regtest Bitcoin chain, funds the exchange's
 ``exchange/reserves.csv`` at the snapshot height (and pays them again after it, so that a read
 at the wrong height would show), then runs the real CLI against them:
 ``por wallets sign``, ``por prove assets`` and ``por verify assets``. Reserves on chains that
-por cannot read here (TRON, the ed25519 chains, AVAX, ETC, LTC, DOGE, BCH, ERC-20s other than
+por cannot read here (TRON, the ed25519 chains, AVAX, ETC, LTC, DOGE, BCH, XRP, FIL, ERC-20s other than
 USDT/USDC) go into a declared-balances file,
 marked "declared (unverified by por)" in the bundle.
 
@@ -24,7 +24,8 @@ from por.assets.btcchain import start_demo_btc_node
 from por.assets.evm import TOKEN_CONTRACTS, start_demo_chain
 
 SIGNED_CHAINS = ("bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano",
-                 "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash")
+                 "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash", "xrp",
+                 "filecoin")
 
 
 def _por(*args: str) -> None:

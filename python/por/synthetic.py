@@ -91,8 +91,9 @@ ProgressFn = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class Wallet:
     chain: Literal["bitcoin", "ethereum", "tron", "solana", "aptos", "ton", "polkadot", "cardano",
-                   "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash"]
-    type: Literal["p2wpkh", "p2wsh-multisig", "eoa", "ed25519", "p2pkh"]
+                   "avalanche", "ethereumclassic", "litecoin", "dogecoin", "bitcoincash", "xrp",
+                   "filecoin"]
+    type: Literal["p2wpkh", "p2wsh-multisig", "eoa", "ed25519", "p2pkh", "secp256k1"]
     address: str
     private_keys: tuple[str, ...]
     public_keys: tuple[str, ...]
@@ -183,7 +184,8 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
 
     from por.assets.btcchain import multisig_script
     from por.assets.ownership import (BMS_NETWORKS, ED25519_CHAINS, ed25519_address,
-                                      p2pkh_address, tron_address_of)
+                                      filecoin_address, p2pkh_address, tron_address_of,
+                                      xrp_address)
 
     wallets: list[Wallet] = []
     for i in range(2):
@@ -225,6 +227,14 @@ def make_wallets(seed: int, btc_network: str = "regtest") -> list[Wallet]:
         sk = _privkey(seed, f"{chain}-p2pkh-0")
         pk = coincurve.PrivateKey(sk).public_key.format(compressed=True)
         wallets.append(Wallet(chain, "p2pkh", p2pkh_address(pk, chain), (sk.hex(),), (pk.hex(),), None, 1))
+    # XRP Ledger (classic address of a secp256k1 key) and Filecoin (f1 address)
+    sk = _privkey(seed, "xrp-secp256k1-0")
+    pk = coincurve.PrivateKey(sk).public_key.format(compressed=True)
+    wallets.append(Wallet("xrp", "secp256k1", xrp_address(pk), (sk.hex(),), (pk.hex(),), None, 1))
+    sk = _privkey(seed, "filecoin-secp256k1-0")
+    key = coincurve.PrivateKey(sk).public_key
+    wallets.append(Wallet("filecoin", "secp256k1", filecoin_address(key), (sk.hex(),),
+                          (key.format(compressed=False).hex(),), None, 1))
     return wallets
 
 
@@ -282,7 +292,7 @@ def place_reserves(
         elif s in EVM_TOKENS:
             put(s, eth, [10, 30, 60][: len(eth)], r)
         elif (ws := [w for w in wallets if w.chain == get_asset(s).chains[0]
-                     and w.type in ("ed25519", "eoa", "p2pkh")]):
+                     and w.type in ("ed25519", "eoa", "p2pkh", "secp256k1")]):
             put(s, ws, [1] * len(ws), r)
         else:
             chain = get_asset(s).chains[0]

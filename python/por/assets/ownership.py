@@ -29,6 +29,12 @@ Schemes (names used in wallet files, see docs/wallets.md):
 ``okx-ecdsa``                keccak256(varstr("OKX Signed Message:\\n") ++ varstr(msg)), EVM address.
 ``ed25519-okx``              ed25519 over varstr("OKX Signed Message:\\n") ++ varstr(msg).
 ``eos-okx``                  EOS SIG_K1 over sha256(varstr("OKX Signed Message:\\n") ++ varstr(msg)).
+``xrp-keypairs``             XRP Ledger (ripple-keypairs ``sign``): ECDSA secp256k1, DER, low S,
+                             over SHA-512Half(message); the row's public key (33 bytes) must be
+                             the account's: RIPEMD160(SHA256(key)) in XRP's base58check alphabet.
+``filecoin-secp256k1``       Filecoin (lotus ``wallet sign``): 0x01 || r || s || v over
+                             blake2b-256(message); the recovered key's f1 address (blake2b-160
+                             of the uncompressed key, base32 + blake2b-32 checksum) is the row's.
 ===========================  ==================================================================
 """
 
@@ -71,6 +77,8 @@ SCHEMES = (
     "okx-ecdsa",
     "ed25519-okx",
     "eos-okx",
+    "xrp-keypairs",
+    "filecoin-secp256k1",
 )
 UNSUPPORTED_SCHEMES = ("starknet",)
 #: BIP-322 scheme name -> the variant it requires (None: the signature's prefix says)
@@ -680,6 +688,124 @@ def _v_eos(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------
+# XRP Ledger and Filecoin (secp256k1 accounts)
+# --------------------------------------------------------------------------------------
+
+#: the XRP Ledger's base58 alphabet (not Bitcoin's)
+XRP_ALPHABET = b"rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
+
+
+def xrp_address(pub: bytes) -> str:
+    """Classic XRP address: base58check(0x00 || RIPEMD160(SHA256(33-byte key))), XRP alphabet."""
+    return _b58.b58encode_check(b"\x00" + hash160(pub), alphabet=XRP_ALPHABET).decode()
+
+
+def parse_xrp_address(addr: str) -> bytes:
+    """The 20-byte account id of a classic XRP address; anything else is an error."""
+    if addr != addr.strip() or not addr.startswith("r"):
+        raise OwnershipError(f"address {addr!r} is not a classic XRP address (r...)")
+    try:
+        raw = _b58.b58decode_check(addr, alphabet=XRP_ALPHABET)
+    except Exception as exc:
+        raise OwnershipError(f"address {addr!r} is not valid XRP base58check ({exc})") from None
+    if len(raw) != 21 or raw[0] != 0x00:
+        raise OwnershipError(f"address {addr!r} is not a classic account id (version 0x00, 20 bytes)")
+    return raw[1:]
+
+
+def xrp_digest(message: bytes) -> bytes:
+    """SHA-512Half: the first 32 bytes of SHA-512 (what ripple-keypairs signs)."""
+    return hashlib.sha512(message).digest()[:32]
+
+
+def xrp_sign(priv: bytes, message: bytes) -> str:
+    """ripple-keypairs ``sign``: DER ECDSA (RFC 6979, low S) over SHA-512Half, upper-case hex."""
+    return coincurve.PrivateKey(priv).sign(xrp_digest(message), hasher=None).hex().upper()
+
+
+def _v_xrp(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1 or len(e.public_keys) != 1:
+        raise OwnershipError("xrp-keypairs rows take one signature and one public key")
+    account = parse_xrp_address(e.address)
+    pub = _hex(e.public_keys[0], "public key", 33)
+    if pub[0] not in (2, 3):
+        raise OwnershipError("public key is not a compressed secp256k1 key (02/03...; an "
+                             "ed25519 XRP key starts with ED and is not supported)")
+    try:
+        key = coincurve.PublicKey(pub)
+    except Exception:
+        raise OwnershipError("public key is not a point on secp256k1") from None
+    if hash160(pub) != account:
+        raise OwnershipError(f"public key's account is {xrp_address(pub)}, not the address")
+    der = _hex(e.signatures[0], "signature1")
+    if not der or not _bip322.is_strict_der(der + b"\x01"):
+        raise OwnershipError("signature1 is not a strict DER ECDSA signature")
+    lr = der[3]
+    if int.from_bytes(der[6 + lr:], "big") > SECP256K1_N // 2:
+        raise OwnershipError("signature1 has a high s value (not fully canonical), refused")
+    try:
+        ok = key.verify(der, xrp_digest(msg), hasher=None)
+    except Exception:
+        ok = False
+    if not ok:
+        raise OwnershipError("signature1 does not verify for the public key")
+    return ("checked: RIPEMD160(SHA256(key)) is the account id (the account's master key; a "
+            "regular key or a disabled master key is ledger state, not read)"), [pub.hex()]
+
+
+def _blake2b(data: bytes, size: int) -> bytes:
+    return hashlib.blake2b(data, digest_size=size).digest()
+
+
+def filecoin_address(pub: coincurve.PublicKey, network: str = "f") -> str:
+    """Filecoin f1 (secp256k1) address: network, protocol 1, base32(payload || checksum)."""
+    payload = _blake2b(pub.format(compressed=False), 20)
+    checksum = _blake2b(b"\x01" + payload, 4)
+    return network + "1" + base64.b32encode(payload + checksum).decode().lower().rstrip("=")
+
+
+def parse_filecoin_f1(addr: str) -> bytes:
+    """The 20-byte payload of an f1 (or t1 testnet) address; checksum and form checked."""
+    if addr != addr.strip() or len(addr) != 41 or addr[:2] not in ("f1", "t1"):
+        raise OwnershipError(f"address {addr!r} is not a Filecoin f1 (secp256k1) address")
+    body = addr[2:]
+    if not re.fullmatch(r"[a-z2-7]{39}", body):
+        raise OwnershipError(f"address {addr!r} has characters outside lower-case base32")
+    raw = base64.b32decode(body.upper() + "=")
+    if base64.b32encode(raw).decode().lower().rstrip("=") != body:
+        raise OwnershipError(f"address {addr!r} is not canonical base32")
+    payload, checksum = raw[:20], raw[20:]
+    if _blake2b(b"\x01" + payload, 4) != checksum:
+        raise OwnershipError(f"address {addr!r} has a wrong blake2b checksum")
+    return payload
+
+
+def filecoin_sign(priv: bytes, message: bytes) -> str:
+    """lotus ``wallet sign``: hex of 0x01 (secp256k1) || r || s || v over blake2b-256(msg)."""
+    rs = coincurve.PrivateKey(priv).sign_recoverable(_blake2b(message, 32), hasher=None)
+    return (b"\x01" + rs).hex()
+
+
+def _v_filecoin(e: WalletEntry, msg: bytes) -> tuple[str, list[str]]:
+    if len(e.signatures) != 1:
+        raise OwnershipError("filecoin-secp256k1 rows take exactly one signature")
+    payload = parse_filecoin_f1(e.address)
+    raw = _hex(e.signatures[0], "signature1", 66)
+    if raw[0] != 0x01:
+        raise OwnershipError(f"signature1 type byte {raw[0]:#04x} is not 0x01 (secp256k1)")
+    if raw[65] not in (0, 1):
+        raise OwnershipError(f"signature1 recovery id {raw[65]} is not 0 or 1")
+    if int.from_bytes(raw[33:65], "big") > SECP256K1_N // 2:
+        raise OwnershipError("signature1 has a high s value (malleable form), refused")
+    pub = _recover(_blake2b(msg, 32), raw[1:66])
+    if _blake2b(pub.format(compressed=False), 20) != payload:
+        raise OwnershipError(f"signature1 recovers to {filecoin_address(pub, e.address[0])}, "
+                             "not the address")
+    return "checked: blake2b-160 of the recovered key is the f1 address payload", [
+        pub.format(compressed=False).hex()]
+
+
+# --------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------
 
@@ -721,6 +847,10 @@ def verify_entry(entry: WalletEntry, message: str) -> OwnershipResult:
             link, signers = _v_ed25519(entry, msg)
         elif scheme == "eos-okx":
             link, signers = _v_eos(entry, msg)
+        elif scheme == "xrp-keypairs":
+            link, signers = _v_xrp(entry, msg)
+        elif scheme == "filecoin-secp256k1":
+            link, signers = _v_filecoin(entry, msg)
         else:  # pragma: no cover - SCHEMES and this chain agree
             raise OwnershipError(f"scheme {scheme!r} has no verifier")
     except OwnershipError as exc:
@@ -789,7 +919,8 @@ def sign_wallets(keys_doc: dict, message: str,
     native = {"bitcoin": ["BTC"], "ethereum": ["ETH"], "tron": ["TRX"], "solana": ["SOL"],
               "aptos": ["APT"], "ton": ["TON"], "polkadot": ["DOT"], "cardano": ["ADA"],
               "litecoin": ["LTC"], "dogecoin": ["DOGE"], "bitcoincash": ["BCH"],
-              "avalanche": ["AVAX"], "ethereumclassic": ["ETC"]}
+              "avalanche": ["AVAX"], "ethereumclassic": ["ETC"], "xrp": ["XRP"],
+              "filecoin": ["FIL"]}
     msg = message.encode("utf-8")
     out = []
     for i, w in enumerate(keys_doc["wallets"], 1):
@@ -818,6 +949,16 @@ def sign_wallets(keys_doc: dict, message: str,
             if p2pkh_address(pub, chain) != addr:
                 raise ValueError(f"wallet {i} ({addr}): not the {chain} P2PKH address of its key")
             entry.update(scheme="btc-bms", signatures=[bms_sign(privs[0], msg, chain)])
+        elif chain == "xrp" and typ == "secp256k1":
+            pub = coincurve.PrivateKey(privs[0]).public_key.format(compressed=True)
+            if xrp_address(pub) != addr:
+                raise ValueError(f"wallet {i} ({addr}): not the XRP address of its key")
+            entry.update(scheme="xrp-keypairs", public_keys=[pub.hex()],
+                         signatures=[xrp_sign(privs[0], msg)])
+        elif chain == "filecoin" and typ == "secp256k1":
+            if filecoin_address(coincurve.PrivateKey(privs[0]).public_key, addr[:1]) != addr:
+                raise ValueError(f"wallet {i} ({addr}): not the f1 address of its key")
+            entry.update(scheme="filecoin-secp256k1", signatures=[filecoin_sign(privs[0], msg)])
         elif chain in EVM_CHAINS and typ == "eoa":
             sig = Account.sign_message(encode_defunct(text=message), private_key=privs[0])
             entry.update(scheme="evm-personal-sign", signatures=["0x" + sig.signature.hex().removeprefix("0x")])

@@ -148,7 +148,7 @@ class WalletFile:
 CHAINS = (
     "bitcoin", "dogecoin", "litecoin", "bitcoincash", "ethereum", "ethereumclassic", "arbitrum", "optimism", "polygon",
     "avalanche", "bsc", "base", "okc", "tron", "ton", "aptos", "solana", "polkadot", "cardano",
-    "starknet", "eos",
+    "starknet", "eos", "xrp", "filecoin",
 )
 
 _NETWORK = {
@@ -160,6 +160,7 @@ _NETWORK = {
     "APT": "aptos", "SOL": "solana", "SOLANA": "solana", "DOT": "polkadot",
     "POLKADOT": "polkadot", "ADA": "cardano", "CARDANO": "cardano", "STARKNET": "starknet",
     "VAULTA": "eos", "EOS": "eos", "BCH": "bitcoincash", "ETC": "ethereumclassic",
+    "XRP": "xrp", "FIL": "filecoin",
 }
 _ASSET_ALIAS = {"APTOS": "APT"}
 EVM = frozenset({"ethereum", "arbitrum", "optimism", "polygon", "avalanche", "bsc", "base", "okc",
