@@ -34,6 +34,7 @@ import hashlib
 from dataclasses import dataclass
 
 import coincurve
+from btclib.hashes import hash160
 from btclib.script import Witness
 from btclib.script import parse as parse_script
 from btclib.script import taproot as btc_taproot
@@ -313,8 +314,6 @@ def _fast_check(tx: Tx, spk: bytes, typ: str, kind: str) -> Bip322Result | None:
         program = spk[2:]
         if len(pub) != 33 or pub[0] not in (2, 3):
             raise _fail("witness public key is not a compressed key")
-        from btclib.hashes import hash160
-
         if hash160(pub) != program:
             raise _fail("public key does not hash to the witness program")
         if not sig:
@@ -365,8 +364,6 @@ def sign_p2wpkh(priv: bytes, message: bytes, *, prefix: str = "smp") -> str:
     """A simple BIP-322 signature by the P2WPKH key ``priv``."""
     key = coincurve.PrivateKey(priv)
     pub = key.public_key.format(compressed=True)
-    from btclib.hashes import hash160
-
     spk = b"\x00\x14" + hash160(pub)
     tx = to_sign(to_spend(message, spk), [])
     script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
