@@ -69,7 +69,7 @@ class Recorder:
 
 
 def open_page(browser, site: Site, path: str = "/verify/"):
-    ctx = browser.new_context(viewport={"width": 1000, "height": 900})
+    ctx = browser.new_context(viewport={"width": 1000, "height": 900}, device_scale_factor=1)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -93,12 +93,19 @@ def verify_text(page, text: str) -> dict:
             "text": page.inner_text("#verdict")}
 
 
-def shot(page, tmp_path: Path, name: str) -> Path:
+def shot(page, tmp_path: Path, name: str, first: str, last: str) -> Path:
+    """Screenshot from the top of element ``first`` to the bottom of element ``last``
+    (to tmp_path, or to $POR_SCREENSHOT_DIR: how docs/web-verifier-*.png are made)."""
     out = Path(SHOT_DIR) if SHOT_DIR else tmp_path
     out.mkdir(parents=True, exist_ok=True)
     p = out / name
-    page.screenshot(path=str(p), full_page=True)
-    assert p.stat().st_size > 10_000
+    scroll = page.evaluate("window.scrollY")
+    top = page.locator(first).bounding_box()["y"] + scroll - 12
+    box = page.locator(last).bounding_box()
+    page.screenshot(path=str(p), full_page=True,
+                    clip={"x": 0, "y": max(0, top), "width": 1000,
+                          "height": box["y"] + scroll + box["height"] + 12 - max(0, top)})
+    assert 10_000 < p.stat().st_size < 300_000
     return p
 
 
@@ -324,7 +331,7 @@ def test_pass_shows_balances_totals_and_ratios(browser, site, rnd, public, tmp_p
     steps = page.eval_on_selector_all("#steps li", "ls => ls.map(l => [l.dataset.step, l.className])")
     assert steps == [[s, "ok"] for s in ("format", "round", "assets", "root", "height",
                                          "commitment", "balance", "path")]
-    shot(page, tmp_path, "web-verifier-pass.png")
+    shot(page, tmp_path, "web-verifier-pass.png", "#result", "#totals-box")
     assert not errors, errors
 
 
@@ -343,7 +350,7 @@ def test_tampered_proof_fails_with_the_python_reason(browser, site, rnd, public,
     failed = page.eval_on_selector_all("#steps li.bad", "ls => ls.map(l => l.dataset.step)")
     assert failed == [reason]
     if kind == "balance":
-        shot(page, tmp_path, "web-verifier-fail.png")
+        shot(page, tmp_path, "web-verifier-fail.png", "header", "#result")
     # then the genuine proof passes again on the same page
     assert verify_text(page, f.read_text())["status"] == "pass"
     assert not errors, errors

@@ -357,7 +357,7 @@
       small.textContent = `Account ${res.proof.account_id} is leaf ${res.proof.leaf_index} of the tree whose root the liabilities proof proves, with exactly the balances below.`;
     } else {
       big.textContent = `FAIL - ${REASON_TEXT[res.reason] || "the proof does not verify."}`;
-      small.textContent = `What failed: ${res.reason}. ${res.message}`;
+      small.textContent = `What failed: ${res.reason} \u2014 ${res.message}`;
     }
     v.appendChild(big);
     v.appendChild(small);
@@ -410,6 +410,7 @@
     $("d-leaf").textContent = res.leaf || "-";
     $("d-walked").textContent = res.walked || "-";
     $("d-time").textContent = res.ms != null ? `${res.ms.toFixed(1)} ms in this browser` : "-";
+    if (v.scrollIntoView) v.scrollIntoView({ block: "nearest" });
   }
 
   function runVerify() {
