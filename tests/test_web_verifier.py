@@ -370,7 +370,7 @@ def test_nothing_the_customer_pastes_leaves_the_browser(browser, site, rnd):
     page.wait_for_timeout(300)
     assert rec.requests, "the recorder saw nothing"
     allowed = {"/verify/", "/verify/style.css", "/verify/poseidon2.js", "/verify/verifier.js",
-               "/bundle/liabilities/public.json", "/bundle/report.json", "/favicon.ico"}
+               "/bundle/liabilities/public.json", "/bundle/report.json"}
     for r in rec.requests:
         assert r["method"] == "GET", r
         assert r["body"] is None, r
