@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -353,6 +354,23 @@ def test_tampered_proof_fails_with_the_python_reason(browser, site, rnd, public,
         shot(page, tmp_path, "web-verifier-fail.png", "header", "#result")
     # then the genuine proof passes again on the same page
     assert verify_text(page, f.read_text())["status"] == "pass"
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace('"version":1', '"version":1.0'),
+    lambda t: re.sub(r'"leaf_index":([0-9]+)', lambda m: f'"leaf_index":{m.group(1)}e0', t),
+    lambda t: t.replace('"tree_height":', '"tree_height":"').replace(',"siblings"', '","siblings"'),
+    lambda t: t.replace('"nonce":"', '"nonce":"A'),
+    lambda t: t[:-3],
+    lambda t: "[" + t + "]",
+], ids=["float-version", "exponent", "string-height", "nonce", "truncated", "array"])
+def test_malformed_files_are_format_errors_in_both_verifiers(browser, site, rnd, public, edit):
+    page, rec, errors = open_page(browser, site)
+    text = edit(rnd.proof_files()[2].read_text().strip())
+    assert _python_reason(text, public) == "format"
+    r = verify_text(page, text)
+    assert (r["status"], r["reason"]) == ("fail", "format"), r
     assert not errors, errors
 
 

@@ -101,6 +101,12 @@
     if (size > MAX_PROOF_BYTES) {
       throw new VerifyError("format", `${size} bytes, larger than any valid proof (${MAX_PROOF_BYTES} bytes max)`);
     }
+    // Like Python's strict reader: every number is an integer written as such (no 1.0, no 1e0).
+    for (const tok of text.match(/"(?:[^"\\]|\\.)*"|-?[0-9][-+0-9.eE]*/g) || []) {
+      if (tok[0] !== '"' && !/^-?(0|[1-9][0-9]*)$/.test(tok)) {
+        throw new VerifyError("format", `the number ${tok} is not an integer written as such`);
+      }
+    }
     let o;
     try {
       o = JSON.parse(text);
