@@ -3,6 +3,7 @@
 set -euo pipefail
 need=()
 # (filled in as features land: postgresql, chromium, ...)
+set -- "$@" chromium   # the web verifier's tests: Playwright drives Debian's chromium
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -399,51 +399,77 @@ def verify_liabilities_cmd(bundle: str, as_json: bool) -> None:
 
 
 @verify.command("user")
-@click.option("--proof", "proof_file", required=True, type=click.Path(dir_okay=False),
+@click.option("--proof", "proof_file", default=None, type=click.Path(dir_okay=False),
               help="Your inclusion proof file (from the exchange).")
-@click.option("--bundle", required=True, type=click.Path(file_okay=False),
-              help="The published liabilities bundle of the round.")
+@click.option("--bundle", default=None, metavar="DIR_OR_URL",
+              help="The round's published bundle: a directory (with `liabilities/public.json`, "
+                   "or a bare liabilities directory with `public.json`) or an http(s) URL. "
+                   "With --history: the folder or URL holding one bundle per round, named by "
+                   "round id (default HISTORY/bundles).")
+@click.option("--history", "history", default=None, type=click.Path(file_okay=False),
+              help="Check many rounds at once: HISTORY/proofs/*.json (one inclusion proof per "
+                   "round) against HISTORY/bundles/<round_id>/ (see --bundle).")
 @json_option
-def verify_user_cmd(proof_file: str, bundle: str, as_json: bool) -> None:
+def verify_user_cmd(proof_file: str | None, bundle: str | None, history: str | None,
+                    as_json: bool) -> None:
     """Check that YOUR balances are inside the proven totals.
 
-    Verifies the round's liabilities proof first, then recomputes your account commitment
-    from your account id and nonce, your leaf from your own balances, and walks your Merkle
-    path to the root the proof proved. Says exactly what failed if anything does.
+    Verifies the round's zero-knowledge liabilities proof first, then recomputes your account
+    commitment from your account id and nonce, your leaf from your own balances, and walks
+    your Merkle path to the root the proof proved. Shows your balances (whole units), the
+    proven totals of all customers and, when the bundle has a `report.json`, the reserve
+    ratios (checked against the proven totals).
+
+    `--bundle` may be a URL: the public files are downloaded to a temporary folder first
+    (checked against `manifest.json` when the bundle has one). Nothing about you is sent.
+
+    `--history DIR` checks a folder of your proofs, one per round, and prints a table.
+
+    On any failure: exit 1 and a red message naming what failed (`liabilities`, `bundle`,
+    `report`, or the inclusion step: `format`, `round`, `assets`, `root`, `height`,
+    `commitment`, `balance`, `path`). See docs/inclusion-proof.md.
     """
-    from por.amounts import get_asset
-    from por.inclusion import InclusionError
-    from por.liabilities import LiabilitiesError, totals_table, verify_user
+    from por.customer import (
+        REASON_TEXT, CustomerCheckError, check_history, check_user, render_history,
+        render_user,
+    )
 
+    if history is not None:
+        if proof_file is not None:
+            fail(as_json, "give either --proof (one round) or --history (many), not both")
+        try:
+            outcomes = check_history(history, bundle)
+        except CustomerCheckError as exc:
+            fail(as_json, f"{exc.message}", {"reason": exc.reason} if as_json else None)
+            return
+        ok = all(o.ok for o in outcomes)
+        doc = {"ok": ok, "rounds": [o.to_json_dict() for o in outcomes]}
+        if as_json:
+            emit(True, doc, lambda: None)
+        else:
+            render_history(console, outcomes)
+        if not ok:
+            bad = [o for o in outcomes if not o.ok]
+            if not as_json:
+                err_console.print(f"[bold red]error:[/] {len(bad)} of {len(outcomes)} rounds "
+                                  "do NOT verify: " + ", ".join(
+                                      f"{o.round_id or o.proof_file} ({o.reason})" for o in bad))
+            raise SystemExit(1)
+        return
+    if proof_file is None or bundle is None:
+        fail(as_json, "--proof FILE and --bundle DIR_OR_URL are required (or --history DIR)")
+        return
     try:
-        r = verify_user(proof_file, bundle)
-    except LiabilitiesError as exc:
-        fail(as_json, f"{bundle}: {exc}")
+        c = check_user(proof_file, bundle)
+    except CustomerCheckError as exc:
+        what = {"liabilities": f"{bundle}: the liabilities proof does NOT verify",
+                "bundle": "the round's bundle cannot be used",
+                "report": "the report contradicts the liabilities proof"}.get(
+                    exc.reason, f"{proof_file}: NOT included")
+        fail(as_json, f"{what} ({exc.reason}: {REASON_TEXT[exc.reason]}): {exc.message}",
+             {"reason": exc.reason, "round_id": exc.round_id} if as_json else None)
         return
-    except InclusionError as exc:
-        fail(as_json, f"{proof_file}: NOT included ({exc.reason}): {exc.message}",
-             {"reason": exc.reason} if as_json else None)
-        return
-    inc = r["inclusion"]
-    doc = inc.to_json_dict()
-    doc["totals"] = totals_table(r["public"])
-
-    def render() -> None:
-        from rich.table import Table
-
-        console.print(f"[bold green]INCLUDED[/]: account {inc.account_id} is leaf "
-                      f"{inc.leaf_index} of the proven tree of round {inc.round_id}")
-        t = Table(title="your balances, as proven", title_justify="left")
-        for c in ("asset", "equity", "debt"):
-            t.add_column(c, justify="left" if c == "asset" else "right")
-        for s, (e, d) in inc.balances.items():
-            if e or d:
-                a = get_asset(s)
-                t.add_row(s, a.format(e), a.format(d))
-        console.print(t)
-        _totals_table("proven per-asset totals", doc["totals"])
-
-    emit(as_json, doc, render)
+    emit(as_json, c.to_json_dict(), lambda: render_user(console, c))
 
 
 # --------------------------------------------------------------------------------------
