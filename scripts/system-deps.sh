@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 # (filled in as features land: postgresql, chromium, ...)
-for pkg in "$@"; do
+PKGS=(chromium)   # report: headless Chromium for report.pdf and screenshots (Playwright)
+for pkg in "${PKGS[@]}" "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
