@@ -643,24 +643,24 @@ def _ratio_table(title: str, report) -> None:
     from por.report import usd_cents_floor
 
     t = Table(title=title, title_justify="left")
-    for c in ("asset", "reserves", "net liabilities", "ratio", "reserves USD", "net liab. USD",
-              "reserves verified by"):
-        t.add_column(c, justify="left" if c in ("asset", "reserves verified by") else "right")
+    for c in ("asset", "ratio", "reserves (USD)", "net liabilities (USD)", "reserves are"):
+        t.add_column(c, justify="left" if c in ("asset", "reserves are") else "right",
+                     no_wrap=c != "reserves are")
     for a in report.assets:
-        from por.amounts import format_scaled
-
         if a.ratio_percent is None:
             pct = "[dim]n/a (nothing owed)[/]"
         elif a.below_100:
             pct = f"[bold white on red] {a.ratio_percent} % [/]"
         else:
             pct = f"[green]{a.ratio_percent} %[/]"
-        t.add_row(a.asset, format_scaled(int(a.reserves), a.decimals),
-                  format_scaled(int(a.net_liabilities), a.decimals), pct,
-                  usd_cents_floor(a.reserves_usd), usd_cents_floor(a.net_liabilities_usd),
-                  a.reserves_verified_by)
+        unver = int(a.reserves_unverified)
+        src = ("[red]none proven[/]" if not a.reserves_sources else
+               "on chain" if unver == 0 else
+               "[yellow]declared[/]" if unver == int(a.reserves) else "[yellow]partly declared[/]")
+        t.add_row(a.asset, pct, usd_cents_floor(a.reserves_usd),
+                  usd_cents_floor(a.net_liabilities_usd), src)
     tot = report.totals_usd
-    t.add_row("[bold]all (USD)", "", "", f"[bold {'red' if tot.below_100 else 'green'}]"
+    t.add_row("[bold]all", f"[bold {'red' if tot.below_100 else 'green'}]"
               f"{tot.ratio_percent or 'n/a'} %[/]", usd_cents_floor(tot.reserves_usd),
               usd_cents_floor(tot.net_liabilities_usd), "")
     console.print(t)

@@ -44,7 +44,8 @@ table{border-collapse:collapse;width:100%%;font-variant-numeric:tabular-nums;fon
 th,td{padding:5px 8px;border-bottom:1px solid %(line)s;text-align:right;vertical-align:top}
 th{background:#f6f8fa;font-weight:600;color:%(muted)s;font-size:11.5px;text-transform:uppercase;
 letter-spacing:.03em}
-td.l,th.l{text-align:left}
+td.l,th.l{text-align:left}td.nw{white-space:nowrap}.scroll{overflow-x:auto}
+td .small{white-space:nowrap}td.l .small{white-space:normal}
 tr.below td{background:#fff5f5}
 .pct{font-weight:650}.pct.ok{color:%(green)s}.pct.bad{color:%(red)s}
 .tag{display:inline-block;border-radius:10px;padding:0 7px;font-size:11px;font-weight:600}
@@ -172,7 +173,8 @@ def usd_pairs_svg(rows: Sequence[tuple[str, str, str, bool]], width: int = 520) 
                    f'font-weight="600">{e(asset)}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{x(rv) - left:.1f}" height="{bar}" rx="1.5" '
                    f'fill="{RED if below else BLUE}"/>'
-                   f'<text x="{x(rv) + 4:.1f}" y="{y + bar - 1}" fill="{MUTED}">{e(_usd_short(res))}</text>')
+                   f'<text x="{x(rv) + 4:.1f}" y="{y + bar - 1}" fill="{RED if rv == 0 else MUTED}">'
+                   f'{"none proven" if rv == 0 else e(_usd_short(res))}</text>')
         out.append(f'<rect x="{left}" y="{y + bar + 1}" width="{x(nv) - left:.1f}" height="{bar}" '
                    f'rx="1.5" fill="#8c959f"/>'
                    f'<text x="{x(nv) + 4:.1f}" y="{y + 2 * bar}" fill="{MUTED}">{e(_usd_short(net))}</text>')
@@ -314,21 +316,31 @@ def render_html(report: Report, signer_fingerprint: str) -> str:
             status = '<span class="tag ok">covered</span>'
             pct = f'<span class="pct ok">{e(a.ratio_percent)} %</span>'
         unver = int(a.reserves_unverified)
-        src = e(a.reserves_verified_by)
-        if unver:
-            src += f'<br><span class="small">declared: {e(_units(a.reserves_unverified, a.decimals))}</span>'
+        if not a.reserves_sources:
+            src = f'<b style="color:{RED}">none proven</b>'
+        elif unver == 0:
+            src = "on chain"
+        elif unver == int(a.reserves):
+            src = "declared"
+        else:
+            src = (f"partly declared<br><span class=\"small\">declared "
+                   f"{e(_units(a.reserves_unverified, a.decimals))}</span>")
+        detail = ", ".join(f"{e(k.split(' (')[0])}: {v}" for k, v in a.reserves_sources.items())
+        if detail:
+            src += f'<br><span class="small">{detail}</span>'
         rows.append(
             f'<tr class="{"below" if a.below_100 else ""}"><td class="l"><b>{e(a.asset)}</b><br>'
             f'<span class="small">{e(a.name)}</span></td>'
-            f'<td>{e(_units(a.reserves, a.decimals))}</td><td>{e(_units(a.equity, a.decimals))}</td>'
-            f'<td>{e(_units(a.debt, a.decimals))}</td><td>{e(_units(a.net_liabilities, a.decimals))}</td>'
-            f'<td>{pct}<br>{status}</td><td>${e(usd_cents_floor(a.reserves_usd))}</td>'
+            f'<td>{e(_units(a.reserves, a.decimals))}</td>'
+            f'<td>{e(_units(a.net_liabilities, a.decimals))}<br><span class="small">'
+            f'{e(_units(a.equity, a.decimals))} &minus; {e(_units(a.debt, a.decimals))}</span></td>'
+            f'<td class="nw">{pct}<br>{status}</td><td>${e(usd_cents_floor(a.reserves_usd))}</td>'
             f'<td>${e(usd_cents_floor(a.net_liabilities_usd))}</td><td>${e(a.price_usd)}</td>'
-            f'<td class="l small">{src}</td></tr>')
-    table = ("<table><thead><tr><th class=\"l\">asset</th><th>reserves</th><th>customer equity</th>"
-             "<th>customer debt</th><th>net liabilities</th><th>ratio</th><th>reserves USD</th>"
-             "<th>net liab. USD</th><th>price USD</th><th class=\"l\">reserves verified by</th></tr>"
-             f"</thead><tbody>{''.join(rows)}</tbody></table>")
+            f'<td class="l">{src}</td></tr>')
+    table = ("<div class=\"scroll\"><table><thead><tr><th class=\"l\">asset</th><th>reserves</th>"
+             "<th>net liabilities<br>equity &minus; debt</th><th>ratio</th><th>reserves USD</th>"
+             "<th>net liab. USD</th><th>price USD</th><th class=\"l\">reserves are</th></tr>"
+             f"</thead><tbody>{''.join(rows)}</tbody></table></div>")
     heights = ", ".join(f"{e(k)} {v:,}" for k, v in r.block_heights.items())
     read = ", ".join(f"{e(k)} {v:,}" for k, v in r.assets_read_heights.items()) or "none given"
     extra = ""
