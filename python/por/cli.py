@@ -72,12 +72,17 @@ def main() -> None:
        inclusion proof per customer.
     4. `por wallets sign` / `por prove assets` - sign with every exchange wallet and total
        the reserves read on chain at the snapshot height.
+    5. `por report BUNDLE --sign-key KEY` - per-asset reserve ratios (exact, rounded down,
+       red below 100 %), report.json/html/pdf, and manifest.json signed (`por keygen`).
 
     **Checking a round** (anyone)
 
     - `por verify liabilities BUNDLE` - the proof, and the per-asset totals it proves.
     - `por verify user --proof FILE --bundle BUNDLE` - a customer's own balances are in it.
     - `por verify assets BUNDLE` - every wallet signature and, given RPC URLs, every balance.
+    - `por verify bundle BUNDLE --fingerprint FP` - the whole published round: signature,
+      every file's hash, both proofs, every number of the report.
+    - `por history FOLDER --key KEY.pub` - reserve ratios over past rounds, charted.
 
     Every command takes `--json` for scripts and `--help` for its manual.
     Run `make demo` in the source tree for a whole round end to end.
