@@ -145,7 +145,7 @@ def drift_targets(i: int, seed: int) -> dict[str, int]:
         out[s] = b + wobble
     if i in (7, 8):
         out["ETH"] = 9870 + 40 * (i - 7)
-    if i == 15:
+    if i == 16:
         out["USDC"] = 9960
     if i == 20:
         out["TRX"] = 9720

@@ -213,9 +213,9 @@ def line_chart_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[s
         out.append(f'<line x1="{left}" y1="{yf(t):.1f}" x2="{left + pw}" y2="{yf(t):.1f}" stroke="{LINE}"/>'
                    f'<text x="{left - 5}" y="{yf(t) + 3.5:.1f}" text-anchor="end" fill="{MUTED}">{t:g}%</text>')
         t += stepv
-    every = max(1, (len(labels) + (5 if compact else 11)) // (6 if compact else 12))
+    every = max(1, -(-len(labels) // (4 if compact else 12)))
     for i, lab in enumerate(labels):
-        if i % every == 0 or (i == len(labels) - 1 and i % every >= every / 2 + 0.5):
+        if i % every == 0 or (not compact and i == len(labels) - 1 and i % every >= every / 2 + 0.5):
             out.append(f'<text x="{xf(i):.1f}" y="{height - (6 if compact else 20)}" text-anchor="middle" '
                        f'fill="{MUTED}">{e(lab)}</text>')
     # shade below 100 %
@@ -504,9 +504,9 @@ def render_history_html(table: dict[str, Any]) -> str:
         last = next((v for v in reversed(vals) if v is not None), None)
         bad = s in flagged
         head = (f'<h3>{e(s)} <span class="pct {"bad" if last is not None and Fraction(last) < 100 else "ok"}">'
-                f'{_pct_text(last)}</span> <span class="small">latest'
-                + (f' &middot; <b style="color:{RED}">{len(flagged[s])} month(s) below 100 %</b>' if bad else "")
-                + "</span></h3>")
+                f'{_pct_text(last)}</span> <span class="small">latest</span></h3><div class="small">'
+                + (f'<b style="color:{RED}">below 100 % in {e(", ".join(flagged[s]))}</b>' if bad
+                   else "never below 100 %") + "</div>")
         cells.append(f'<div class="chart">{head}'
                      + line_chart_svg(labels, [(s, vals)], width=340, height=150, compact=True,
                                       colors=[SERIES[k % len(SERIES)]]) + "</div>")
