@@ -60,7 +60,7 @@ def test_edge_cases_no_net_liabilities_and_just_below_100():
     assert usdt.reserves_verified_by == "no reserves in the assets proof"
     assert r.totals_usd.assets_below_100 == ["BTC"]
     # exact USD: 99999 sat * 950000000000000 / 1e18
-    assert btc.reserves_usd == "949.9905"
+    assert btc.reserves_usd == "94.99905"
     assert Fraction(btc.reserves_usd) == Fraction(99999 * 950000000000000, 10**18)
 
 
