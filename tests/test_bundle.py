@@ -196,3 +196,23 @@ def test_report_refuses_a_bundle_with_private_files(signed, tmp_path):
     (b / "liabilities" / "round-secret.key").write_bytes(b"\0" * 32)
     p = _por("report", str(b), "--sign-key", str(key), "--no-pdf", "--json")
     assert p.returncode == 1 and "round-secret.key" in json.loads(p.stdout)["error"]
+
+
+def test_cli_report_signs_and_a_failed_report_writes_nothing(signed, tmp_path):
+    bundle, key = signed
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b)
+    (b / "manifest.json").unlink()
+    p = _por("report", str(b), "--sign-key", str(key), "--no-pdf", "--json")
+    doc = json.loads(p.stdout)
+    assert p.returncode == 0 and doc["ok"] and "ETH" in doc["below_100"], p.stderr
+    assert "report.pdf" not in doc["files"]  # --no-pdf: no stale print either
+    verify_bundle(b, str(key) + ".pub")
+    # a forged proof: `por report` fails loudly and leaves every file as it was
+    before = {f.name: f.read_bytes() for f in b.iterdir() if f.is_file()}
+    pub = json.loads((b / "liabilities" / "public.json").read_text())
+    pub["debt_totals"][0] = str(int(pub["debt_totals"][0]) + 1)
+    (b / "liabilities" / "public.json").write_text(json.dumps(pub, indent=1) + "\n")
+    p = _por("report", str(b), "--sign-key", str(key), "--no-pdf", "--json")
+    assert p.returncode == 1 and "liabilities" in json.loads(p.stdout)["error"]
+    assert {f.name: f.read_bytes() for f in b.iterdir() if f.is_file()} == before

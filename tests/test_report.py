@@ -123,3 +123,22 @@ def test_compare_reports_names_every_edited_number(round_):
     diffs = compare_reports(bad, rep)
     assert any(d.startswith("assets[BTC].ratio_percent") for d in diffs), diffs
     assert any(d.startswith("totals_usd.reserves_usd") for d in diffs), diffs
+
+
+def test_percent_floor_agrees_with_decimal_round_down():
+    from decimal import ROUND_DOWN, Decimal, localcontext
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.integers(0, 2**80), st.integers(1, 2**80))
+    def check(a, n):
+        with localcontext() as ctx:
+            ctx.prec = 80
+            want = (Decimal(a) * 100 / Decimal(n)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        got = percent_floor(Fraction(a, n))
+        assert got == f"{want:.2f}"
+        assert (Fraction(got) < 100) == (a < n)  # 100.00 is shown only when A >= L
+
+    check()

@@ -325,8 +325,12 @@ class Verified:
     round_meta: dict[str, Any]
 
 
-def verify_proofs(bundle: Path, evm_rpc: str | None = None, btc_rpc: str | None = None) -> Verified:
-    """Verify both proofs of a bundle and the consistency of round.json and prices.json."""
+def verify_proofs(bundle: Path, evm_rpc: str | None = None, btc_rpc: str | None = None, *,
+                  round_meta: dict[str, Any] | None = None, check_prices: bool = True) -> Verified:
+    """Verify both proofs of a bundle and the consistency of round.json and prices.json.
+
+    ``round_meta``: use this round.json document instead of the bundle's (``por report``
+    checks the snapshot's before copying it); ``check_prices``: compare prices.json."""
     from por import liabilities as liab
     from por.assets.report import AssetsError, verify_assets
 
@@ -339,16 +343,17 @@ def verify_proofs(bundle: Path, evm_rpc: str | None = None, btc_rpc: str | None 
     except AssetsError as exc:
         raise BundleError("assets-proof", f"assets: {exc}", exc.details) from None
     assets = _read_json(bundle / ASSETS_DIR / "assets.json", "assets-proof")
-    meta = _load_round(bundle / ROUND_FILE)
+    meta = round_meta if round_meta is not None else _load_round(bundle / ROUND_FILE)
     if meta["round_id"] != public["round_id"]:
         raise BundleError("round-mismatch", f"round.json is round {meta['round_id']!r}, the "
                           f"liabilities proof is round {public['round_id']!r}")
     if list(meta["assets"]) != list(public["assets"]):
         raise BundleError("round-mismatch", "round.json lists other assets than the liabilities proof")
-    prices = _read_json(bundle / PRICES_FILE, "prices-mismatch")
-    if prices != prices_doc(public):
-        raise BundleError("prices-mismatch", f"{PRICES_FILE} differs from the prices and haircuts "
-                          "the liabilities proof proves")
+    if check_prices:
+        prices = _read_json(bundle / PRICES_FILE, "prices-mismatch")
+        if prices != prices_doc(public):
+            raise BundleError("prices-mismatch", f"{PRICES_FILE} differs from the prices and "
+                              "haircuts the liabilities proof proves")
     return Verified(public, assets, check, meta)
 
 
@@ -361,44 +366,51 @@ def write_report(bundle: str | os.PathLike, sign_key: str | os.PathLike,
 
     ``snapshot``: the round's snapshot directory (its ``round.json`` is copied into the
     bundle); without it the bundle must already hold ``round.json``. Returns (report, manifest).
-    Refuses (BundleError) a bundle holding anything private.
+    Refuses (BundleError) a bundle holding anything private. Everything is verified and
+    rendered before the first file is written; the old manifest.json is removed first, so a
+    run cut short leaves an unsigned bundle, never a signed one with mixed files.
     """
+    import tempfile
+
     from por.render import render_html, render_pdf
     from por.report import build_report
 
     say = progress or (lambda s: None)
     b = Path(bundle)
+    if not b.is_dir():
+        raise BundleError("missing-file", f"{b}: not a directory")
     sk = load_signing_key(sign_key)
     priv = private_files(b)
     if priv:
         raise BundleError("private-file", f"{b}: private files inside the public bundle: "
                           f"{', '.join(priv)}; move them out before publishing", priv)
-    if snapshot is not None:
-        src = Path(snapshot) / ROUND_FILE
-        meta = _load_round(src)
-        atomic_write(b / ROUND_FILE, src.read_bytes())
-    say("verifying the liabilities proof")
-    from por import liabilities as liab
-
-    try:
-        public = liab.verify(b / LIAB_DIR)
-    except liab.LiabilitiesError as exc:
-        raise BundleError("liabilities-proof", f"liabilities: {exc}") from None
-    atomic_write(b / PRICES_FILE, (json.dumps(prices_doc(public), indent=1) + "\n").encode())
-    say("verifying the assets proof")
-    v = verify_proofs(b, evm_rpc, btc_rpc)
-    meta = v.round_meta
+    src = Path(snapshot) / ROUND_FILE if snapshot is not None else b / ROUND_FILE
+    if not src.exists():
+        raise BundleError("missing-file", f"{src}: missing (give --snapshot, the round's "
+                          "snapshot directory)")
+    meta = _load_round(src)
+    round_bytes = src.read_bytes()
+    say("verifying the liabilities and assets proofs")
+    v = verify_proofs(b, evm_rpc, btc_rpc, round_meta=meta, check_prices=False)
     report = build_report(v.liabilities, v.assets, meta, __version__)
-    atomic_write(b / REPORT_JSON, report.to_json().encode())
     say("rendering report.html")
     html = render_html(report, fingerprint(bytes(sk.verify_key)))
-    atomic_write(b / REPORT_HTML, html.encode())
-    if pdf:
-        say("printing report.pdf (headless Chromium)")
-        tmp = b / (REPORT_PDF + ".tmp")
-        render_pdf(b / REPORT_HTML, tmp)
-        os.replace(tmp, b / REPORT_PDF)
-    say("signing manifest.json")
+    with tempfile.TemporaryDirectory(prefix="por-report-") as tmpd:
+        tmp_pdf = Path(tmpd) / REPORT_PDF
+        if pdf:
+            say("printing report.pdf (headless Chromium)")
+            (Path(tmpd) / REPORT_HTML).write_text(html)
+            render_pdf(Path(tmpd) / REPORT_HTML, tmp_pdf)
+        say("writing the report and signing manifest.json")
+        (b / MANIFEST_FILE).unlink(missing_ok=True)
+        atomic_write(b / ROUND_FILE, round_bytes)
+        atomic_write(b / PRICES_FILE, (json.dumps(prices_doc(v.liabilities), indent=1) + "\n").encode())
+        atomic_write(b / REPORT_JSON, report.to_json().encode())
+        atomic_write(b / REPORT_HTML, html.encode())
+        if pdf:
+            atomic_write(b / REPORT_PDF, tmp_pdf.read_bytes())
+        else:
+            (b / REPORT_PDF).unlink(missing_ok=True)  # never leave an old round's print
     man = make_manifest(b, meta, v.assets.get("heights", {}), sk, created_at)
     atomic_write(b / MANIFEST_FILE, (json.dumps(man, indent=1) + "\n").encode())
     return report, man
