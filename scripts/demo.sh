@@ -50,6 +50,15 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
+if [ "${DEMO_HISTORY:-0}" = 1 ]; then
+  step "9. History: 24 small monthly rounds (200 customers each), each proven, reported, signed; then verified and charted"
+  rm -rf "$OUT/history" "$OUT/history-work"
+  "${POR[@]}" generate-history --out "$OUT/history" --work "$OUT/history-work" --sign-key "$OUT/report.key" --rounds 24
+  "${POR[@]}" history "$OUT/history" --key "$OUT/report.key.pub" || [ $? = 3 ]
+fi
+
 printf '\n\033[1mDone.\033[0m The public bundle is %s: the report is %s/report.html (and report.pdf),\n' "$BUNDLE" "$BUNDLE"
 printf 'signed by %s/report.key (fingerprint in %s/manifest.json).\n' "$OUT" "$BUNDLE"
 printf 'Private, never published: %s (round secret, one inclusion proof per customer) and %s/exchange/wallet_keys.json.\n' "$PRIVATE" "$OUT/round"
+[ "${DEMO_HISTORY:-0}" = 1 ] && printf 'History of 24 rounds: %s/history/history.html\n' "$OUT" || \
+  printf 'For a 24-round history with charts: DEMO_HISTORY=1 make demo (about a minute more).\n'
