@@ -61,8 +61,13 @@ white-space:pre-wrap;word-break:break-all}
 .chart h3{margin:0 0 6px}
 .grid{display:grid;grid-template-columns:repeat(3,1fr);gap:12px}
 footer{margin-top:28px;color:%(muted)s;font-size:12px;border-top:1px solid %(line)s;padding-top:10px}
-@media print{body{background:#fff}main{padding:0;max-width:none}
-h2{break-after:avoid}.chart,tr,.card{break-inside:avoid}}
+@media print{body{background:#fff;font-size:11px}main{padding:0;max-width:none}
+h1{font-size:21px}h2{font-size:15px;break-after:avoid}.chart,tr,.card{break-inside:avoid}
+.charts{grid-template-columns:1fr}.cards{grid-template-columns:repeat(2,1fr)}
+.card .v{font-size:17px}.scroll{overflow:visible}table{font-size:8.6px}
+th{font-size:7.8px}th,td{padding:3px 4px}td .small,.small{font-size:8.4px}
+.tag{font-size:8px;padding:0 4px}pre{font-size:9.5px}.mono{font-size:9.5px}
+.charts .chart svg{max-width:500px;display:block;margin:0 auto}}
 @page{size:A4;margin:14mm 12mm}
 """ % {"ink": INK, "line": LINE, "muted": MUTED, "green": GREEN, "red": RED}
 
