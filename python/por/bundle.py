@@ -400,7 +400,12 @@ def write_report(bundle: str | os.PathLike, sign_key: str | os.PathLike,
         if pdf:
             say("printing report.pdf (headless Chromium)")
             (Path(tmpd) / REPORT_HTML).write_text(html)
-            render_pdf(Path(tmpd) / REPORT_HTML, tmp_pdf)
+            try:
+                render_pdf(Path(tmpd) / REPORT_HTML, tmp_pdf)
+            except Exception as exc:  # noqa: BLE001 - Playwright/Chromium errors of any kind
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                raise BundleError("pdf", f"report.pdf: headless Chromium failed ({first}); "
+                                  "nothing was written (or use --no-pdf)") from None
         say("writing the report and signing manifest.json")
         (b / MANIFEST_FILE).unlink(missing_ok=True)
         atomic_write(b / ROUND_FILE, round_bytes)
