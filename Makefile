@@ -38,7 +38,7 @@ $(CORE_SO): $(VENV)/.deps $(RUST_SRC)
 build: $(CORE_SO)
 
 # --- the main job -----------------------------------------------------------------
-demo: build
+demo: build system-deps
 	@bash scripts/demo.sh
 
 # --- tests ------------------------------------------------------------------------

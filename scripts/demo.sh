@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 POR=(".venv/bin/python" "-m" "por")
 OUT=demo-out
 USERS="${DEMO_USERS:-10000}"
+BUNDLE="$OUT/bundle"     # public: what the exchange publishes (docs/bundle.md)
+PRIVATE="$OUT/private"   # the operator's: round secret, customers' inclusion proofs
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -16,18 +18,47 @@ step "2. Validate the round's snapshot (balances, prices, haircuts, solvency of 
 "${POR[@]}" snapshot check "$OUT/round"
 
 step "3. Prove the liabilities in zero knowledge (Plonky3): ranges, exact totals, solvency, Merkle root, distinct commitments"
-rm -rf "$OUT/bundle"
-"${POR[@]}" prove liabilities --snapshot "$OUT/round" --out "$OUT/bundle"
+rm -rf "$BUNDLE" "$PRIVATE"
+mkdir -p "$PRIVATE"
+"${POR[@]}" prove liabilities --snapshot "$OUT/round" --out "$BUNDLE/liabilities"
+# private files never stay in the public bundle
+for f in inclusion round-secret.key; do
+  if [ -e "$BUNDLE/liabilities/$f" ]; then mv "$BUNDLE/liabilities/$f" "$PRIVATE/"; fi
+done
 
 step "4. Anyone: verify the liabilities proof and read the proven per-asset totals"
-"${POR[@]}" verify liabilities "$OUT/bundle"
+"${POR[@]}" verify liabilities "$BUNDLE/liabilities"
 
 step "5. A customer: check that their own balances are inside the proven root"
-PROOFS=("$OUT"/bundle/inclusion/*.json)
-"${POR[@]}" verify user --proof "${PROOFS[0]}" --bundle "$OUT/bundle"
+PROOF=$(find "$PRIVATE" "$BUNDLE/liabilities" -path '*inclusion*' -name '*.json' -print 2>/dev/null | sort | head -n 1 || true)
+"${POR[@]}" verify user --proof "$PROOF" --bundle "$BUNDLE/liabilities"
 
 step "6. Prove the assets: sign with every wallet, read balances at the snapshot height on real chains"
-.venv/bin/python -m por.demo "$OUT/round" "$OUT/bundle"
+.venv/bin/python -m por.demo "$OUT/round" "$BUNDLE/assets"
 
-printf '\n\033[1mDone.\033[0m The bundle is in %s (publish public.json, proof.bin, assets.json;\n' "$OUT/bundle"
-printf 'inclusion/ holds one proof per customer and round-secret.key is private).\n'
+step "7. Report and sign: ratios per asset, report.json/html/pdf, manifest.json signed with the report key"
+[ -e "$OUT/report.key" ] || "${POR[@]}" keygen --out "$OUT/report.key"
+"${POR[@]}" report "$BUNDLE" --sign-key "$OUT/report.key" --snapshot "$OUT/round"
+
+step "8. Anyone: verify the whole bundle (signature, hashes, both proofs, every report number)"
+rc=0
+"${POR[@]}" verify bundle "$BUNDLE" --key "$OUT/report.key.pub" || rc=$?
+if [ "$rc" = 3 ]; then
+  printf '\033[1;31mThe bundle verifies, and it shows assets whose reserves are below 100 %%\033[0m (exit code 3, listed above).\n'
+  printf 'In this demo those are assets on chains por has no wallet keys or client for yet: their reserves are not proven.\n'
+elif [ "$rc" != 0 ]; then
+  exit "$rc"
+fi
+
+if [ "${DEMO_HISTORY:-0}" = 1 ]; then
+  step "9. History: 24 small monthly rounds (200 customers each), each proven, reported, signed; then verified and charted"
+  rm -rf "$OUT/history" "$OUT/history-work"
+  "${POR[@]}" generate-history --out "$OUT/history" --work "$OUT/history-work" --sign-key "$OUT/report.key" --rounds 24
+  "${POR[@]}" history "$OUT/history" --key "$OUT/report.key.pub" || [ $? = 3 ]
+fi
+
+printf '\n\033[1mDone.\033[0m The public bundle is %s: the report is %s/report.html (and report.pdf),\n' "$BUNDLE" "$BUNDLE"
+printf 'signed by %s/report.key (fingerprint in %s/manifest.json).\n' "$OUT" "$BUNDLE"
+printf 'Private, never published: %s (round secret, one inclusion proof per customer) and %s/exchange/wallet_keys.json.\n' "$PRIVATE" "$OUT/round"
+[ "${DEMO_HISTORY:-0}" = 1 ] && printf 'History of 24 rounds: %s/history/history.html\n' "$OUT" || \
+  printf 'For a 24-round history with charts: DEMO_HISTORY=1 make demo (about a minute more).\n'

@@ -3,8 +3,9 @@
 set -euo pipefail
 need=()
 # (filled in as features land: postgresql, chromium, ...)
-set -- "$@" chromium   # the web verifier's tests: Playwright drives Debian's chromium
-for pkg in "$@"; do
+# chromium: headless Chromium (Playwright) for report.pdf, screenshots and the web verifier tests
+PKGS=(chromium)
+for pkg in "${PKGS[@]}" "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

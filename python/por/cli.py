@@ -72,12 +72,17 @@ def main() -> None:
        inclusion proof per customer.
     4. `por wallets sign` / `por prove assets` - sign with every exchange wallet and total
        the reserves read on chain at the snapshot height.
+    5. `por report BUNDLE --sign-key KEY` - per-asset reserve ratios (exact, rounded down,
+       red below 100 %), report.json/html/pdf, and manifest.json signed (`por keygen`).
 
     **Checking a round** (anyone)
 
     - `por verify liabilities BUNDLE` - the proof, and the per-asset totals it proves.
     - `por verify user --proof FILE --bundle BUNDLE` - a customer's own balances are in it.
     - `por verify assets BUNDLE` - every wallet signature and, given RPC URLs, every balance.
+    - `por verify bundle BUNDLE --fingerprint FP` - the whole published round: signature,
+      every file's hash, both proofs, every number of the report.
+    - `por history FOLDER --key KEY.pub` - reserve ratios over past rounds, charted.
 
     Every command takes `--json` for scripts and `--help` for its manual.
     Run `make demo` in the source tree for a whole round end to end.
@@ -657,3 +662,301 @@ def wallets_sign_cmd(keys_path, reserves_path, message, out_path, as_json) -> No
     Path(out_path).write_text(json.dumps(doc, indent=1) + "\n")
     emit(as_json, {"ok": True, "out": out_path, "wallets": len(doc["wallets"])},
          lambda: console.print(f"[green]signed {len(doc['wallets'])} wallets[/] -> {out_path}"))
+
+
+# --------------------------------------------------------------------------------------
+# the report, the signed bundle and the history (por.report, por.bundle, por.history)
+# --------------------------------------------------------------------------------------
+
+#: exit code of `por verify bundle` / `por history` when everything verifies but an asset's
+#: reserves are below 100 % of what the exchange owes
+EXIT_BELOW_100 = 3
+
+
+def _ratio_table(title: str, report) -> None:
+    from rich.table import Table
+
+    from por.report import usd_cents_floor
+
+    t = Table(title=title, title_justify="left")
+    for c in ("asset", "ratio", "reserves (USD)", "net liabilities (USD)", "reserves are"):
+        t.add_column(c, justify="left" if c in ("asset", "reserves are") else "right",
+                     no_wrap=c != "reserves are")
+    for a in report.assets:
+        if a.ratio_percent is None:
+            pct = "[dim]n/a (nothing owed)[/]"
+        elif a.below_100:
+            pct = f"[bold white on red] {a.ratio_percent} % [/]"
+        else:
+            pct = f"[green]{a.ratio_percent} %[/]"
+        unver = int(a.reserves_unverified)
+        src = ("[red]none proven[/]" if not a.reserves_sources else
+               "on chain" if unver == 0 else
+               "[yellow]declared[/]" if unver == int(a.reserves) else "[yellow]partly declared[/]")
+        t.add_row(a.asset, pct, usd_cents_floor(a.reserves_usd),
+                  usd_cents_floor(a.net_liabilities_usd), src)
+    tot = report.totals_usd
+    t.add_row("[bold]all", f"[bold {'red' if tot.below_100 else 'green'}]"
+              f"{tot.ratio_percent or 'n/a'} %[/]", usd_cents_floor(tot.reserves_usd),
+              usd_cents_floor(tot.net_liabilities_usd), "")
+    console.print(t)
+
+
+def _below_100_line(report) -> None:
+    below = report.totals_usd.assets_below_100
+    if below:
+        console.print(f"[bold red]BELOW 100 %:[/] {len(below)} of {len(report.assets)} assets: "
+                      f"[red]{', '.join(below)}[/]")
+    else:
+        console.print(f"[bold green]every asset is covered[/] ({len(report.assets)} assets)")
+
+
+def _step_printer(as_json: bool):
+    return (lambda s: None) if as_json else (lambda s: err_console.print(f"[dim]... {s}[/]"))
+
+
+@main.command("keygen")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Private key file to create (mode 0600); OUT.pub gets the public key.")
+@json_option
+def keygen_cmd(out_path: str, as_json: bool) -> None:
+    """Create the exchange's ed25519 **report key** (signs each round's manifest.json).
+
+    Writes OUT (the private key: keep it offline, never publish it) and OUT.pub (the public
+    key, format `por-report-public-key`). Publish the public key's fingerprint once, on a
+    channel customers trust; `por verify bundle --fingerprint` pins it. Refuses to overwrite.
+    """
+    from por.bundle import BundleError, write_key
+
+    try:
+        doc = write_key(out_path)
+    except (BundleError, OSError) as exc:
+        fail(as_json, str(exc))
+        return
+    out = {"ok": True, "key": out_path, "public_key_file": out_path + ".pub",
+           "public_key": doc["public_key"], "fingerprint": doc["fingerprint"]}
+    emit(as_json, out, lambda: console.print(
+        f"[green]wrote[/] {out_path} [red](PRIVATE)[/] and {out_path}.pub\n"
+        f"fingerprint: [bold]{doc['fingerprint']}[/]"))
+
+
+@main.command("report")
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--sign-key", "sign_key", required=True, type=click.Path(dir_okay=False),
+              help="The exchange's report key (from `por keygen`).")
+@click.option("--snapshot", "snapshot_dir", default=None, type=click.Path(file_okay=False),
+              help="The round's snapshot directory: its round.json (snapshot time, block "
+                   "heights) is copied into the bundle. Needed unless BUNDLE has round.json.")
+@click.option("--no-pdf", is_flag=True, help="Skip report.pdf (no Chromium needed).")
+@click.option("--evm-rpc", default=None, help="EVM JSON-RPC URL: re-read balances while verifying.")
+@click.option("--btc-rpc", default=None, help="Bitcoin Core JSON-RPC URL: ditto.")
+@json_option
+def report_cmd(bundle, sign_key, snapshot_dir, no_pdf, evm_rpc, btc_rpc, as_json) -> None:
+    """Write the round's report into BUNDLE and sign the bundle.
+
+    BUNDLE holds `liabilities/` (from `por prove liabilities`) and `assets/` (from
+    `por prove assets`). Both proofs are verified first; then per asset: reserves A, net
+    customer liabilities L = equity - debt, and the reserve ratio A / L as an exact fraction,
+    shown as a percentage rounded DOWN to 0.01 % (never up to 100 %). Assets below 100 % are
+    flagged in red. USD values use the round's proven prices, exactly.
+
+    Writes `prices.json`, `round.json`, `report.json` (format `por-report` v1,
+    docs/report.md), `report.html` (self-contained: inline CSS and SVG charts), `report.pdf`
+    (printed by headless Chromium) and last `manifest.json`: the SHA-256 of every file,
+    signed with the report key (docs/bundle.md). Refuses a bundle that holds anything private
+    (round-secret.key, inclusion/). Exit 0 when written, even if an asset is below 100 %
+    (the report says so in red); exit 1 on any failure.
+    """
+    from por.bundle import BundleError, write_report
+
+    try:
+        report, man = write_report(bundle, sign_key, snapshot_dir, pdf=not no_pdf,
+                                   evm_rpc=evm_rpc, btc_rpc=btc_rpc,
+                                   progress=_step_printer(as_json))
+    except BundleError as exc:
+        fail(as_json, exc.message, exc.details or None)
+        return
+    except (ValueError, OSError, RuntimeError) as exc:
+        fail(as_json, f"{bundle}: {exc}")
+        return
+    doc = {"ok": True, "bundle": bundle, "round_id": report.round_id,
+           "signer": man["signer"]["fingerprint"], "files": [f["path"] for f in man["files"]],
+           "below_100": report.totals_usd.assets_below_100, "report": report.model_dump(mode="json")}
+
+    def render() -> None:
+        _ratio_table(f"reserve ratios, round {report.round_id} (snapshot {report.snapshot_time})", report)
+        _below_100_line(report)
+        console.print(f"[green]wrote[/] {bundle}/report.json, report.html"
+                      f"{'' if no_pdf else ', report.pdf'} and manifest.json "
+                      f"({len(man['files'])} files, signed by {man['signer']['fingerprint']})")
+
+    emit(as_json, doc, render)
+
+
+@verify.command("bundle")
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--key", default=None,
+              help="The exchange's report public key: 64 hex digits or its .pub file.")
+@click.option("--fingerprint", "pinned", default=None,
+              help="The pinned fingerprint of the report key (sha256:...).")
+@click.option("--evm-rpc", default=None, help="EVM JSON-RPC URL to re-read balances.")
+@click.option("--btc-rpc", default=None, help="Bitcoin Core JSON-RPC URL to re-read balances.")
+@json_option
+def verify_bundle_cmd(bundle, key, pinned, evm_rpc, btc_rpc, as_json) -> None:
+    """Check a whole published round: signature, files, both proofs, every report number.
+
+    In order, failing at the first problem with a named reason: the manifest's ed25519
+    signature by the key you trust (`--key` or `--fingerprint`; unsigned or signed by
+    another key fails); the SHA-256 of every file, no file missing, none extra, nothing
+    private; the liabilities proof; the assets proof (every wallet signature, and with
+    `--evm-rpc` / `--btc-rpc` every balance re-read at the snapshot height); prices.json and
+    round.json against the proofs; and every number of report.json recomputed from the
+    proven values (and report.html re-rendered).
+
+    Exit codes: 0 verified and every asset covered; **3** verified but some asset's reserves
+    are below 100 % (listed in red); 1 anything fails to verify.
+    """
+    from por.bundle import BundleError, verify_bundle
+
+    try:
+        r = verify_bundle(bundle, key, pinned, evm_rpc, btc_rpc, progress=_step_printer(as_json))
+    except BundleError as exc:
+        if as_json:
+            sys.stdout.write(json.dumps({"ok": False, "reason": exc.reason, "error": exc.message,
+                                         "details": exc.details}, indent=2) + "\n")
+            raise SystemExit(1)
+        fail(False, f"{bundle}: NOT VERIFIED ({exc.reason}): {exc.message}",
+             exc.details if len(exc.details) > 1 else None)
+        return
+    doc = r.to_json()
+
+    def render() -> None:
+        console.print(f"[bold green]VERIFIED[/] round {r.report.round_id} "
+                      f"(snapshot {r.report.snapshot_time})")
+        for c in r.checks:
+            console.print(f"  [green]✓[/] {c}")
+        for n in r.assets_check.get("notes", [])[:5]:
+            console.print(f"  [yellow]not re-checked[/]: {n}")
+        _ratio_table("reserve ratios (recomputed from the proofs)", r.report)
+        _below_100_line(r.report)
+
+    emit(as_json, doc, render)
+    if r.report.totals_usd.assets_below_100:
+        raise SystemExit(EXIT_BELOW_100)
+
+
+@main.command("history")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--key", default=None, help="The report public key (64 hex or its .pub file).")
+@click.option("--fingerprint", "pinned", default=None, help="Pinned report key fingerprint.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Where to write history.html, history.png and history.json (default: FOLDER).")
+@click.option("--no-png", is_flag=True, help="Skip history.png (no Chromium needed).")
+@json_option
+def history_cmd(folder, key, pinned, out_dir, no_png, as_json) -> None:
+    """Reserve ratios over past rounds: verify every bundle, chart and tabulate.
+
+    FOLDER holds one sub-directory per round (each a bundle with a manifest.json). Every
+    bundle is checked exactly as `por verify bundle` does; one that fails stops the history
+    (exit 1), naming the round. Writes `history.json` (format `por-history` v1),
+    `history.html` (self-contained: SVG charts per asset, a table with month-over-month
+    changes) and `history.png` (the chart, from headless Chromium). Every month below 100 %
+    is flagged in red. Exit 0, or 3 when the latest round has an asset below 100 %.
+    """
+    from por.bundle import BundleError
+    from por.history import history_table, load_history
+    from por.render import render_history_html, render_png
+
+    bar = _progress_bar("verifying rounds")
+    task = bar.add_task("rounds", total=None)
+    try:
+        with bar:
+            h = load_history(folder, key, pinned,
+                             progress=lambda d, n, name: bar.update(task, completed=d, total=n))
+    except BundleError as exc:
+        fail(as_json, f"{folder}: NOT VERIFIED ({exc.reason}): {exc.message}")
+        return
+    table = history_table(h.reports)
+    out = Path(out_dir or folder)
+    out.mkdir(parents=True, exist_ok=True)
+    from por.bundle import atomic_write
+
+    atomic_write(out / "history.json", (json.dumps(table, indent=1) + "\n").encode())
+    atomic_write(out / "history.html", render_history_html(table).encode())
+    files = [str(out / "history.json"), str(out / "history.html")]
+    if not no_png:
+        try:
+            render_png(out / "history.html", out / "history.png", width=1180, selector="#chart")
+        except Exception as exc:  # noqa: BLE001 - Chromium missing or failing is a failure
+            fail(as_json, f"history.png: headless Chromium failed: {exc}")
+        files.append(str(out / "history.png"))
+    doc = {"ok": True, "rounds": len(h.rounds), "files": files, **table}
+
+    def render() -> None:
+        from rich.table import Table
+
+        t = Table(title=f"reserve ratio per round ({len(h.rounds)} rounds, all verified)",
+                  title_justify="left")
+        t.add_column("round")
+        for s in table["charted_assets"]:
+            t.add_column(s, justify="right")
+        t.add_column("below 100 %")
+        for i, rd in enumerate(table["rounds"]):
+            cells = []
+            for s in table["charted_assets"]:
+                p = table["assets"][s][i]
+                v = p["ratio_percent"] or "n/a"
+                ch = f" [dim]({p['change_pp']})[/]" if p["change_pp"] else ""
+                cells.append(f"[bold red]{v}[/]{ch}" if p["below_100"] else f"{v}{ch}")
+            t.add_row(rd["round_id"], *cells, f"[red]{len(rd['assets_below_100'])}[/]"
+                      if rd["assets_below_100"] else "[green]0[/]")
+        wide = console if console.is_terminal else Console(width=max(console.width, 200))
+        wide.print(t)
+        if table["never_proven"]:
+            console.print(f"[red]no reserves proven in any round[/]: {', '.join(table['never_proven'])}")
+        for s, months in table["months_below_100"].items():
+            if s in table["charted_assets"]:
+                console.print(f"[bold red]{s} below 100 %[/] in {', '.join(months)}")
+        console.print("wrote " + ", ".join(files))
+
+    emit(as_json, doc, render)
+    if table["rounds"] and table["rounds"][-1]["assets_below_100"]:
+        raise SystemExit(EXIT_BELOW_100)
+
+
+@main.command("generate-history")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write one signed round bundle per month into (OUT/YYYY-MM/).")
+@click.option("--work", "work_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the rounds' inputs and private files (default: OUT-work).")
+@click.option("--sign-key", "sign_key", required=True, type=click.Path(dir_okay=False),
+              help="The report key (`por keygen`).")
+@click.option("--rounds", type=click.IntRange(1, 120), default=24, show_default=True)
+@click.option("--users", type=click.IntRange(1, 1 << 14), default=200, show_default=True,
+              help="Customers per round (200 gives a 2^8 tree: cheap to prove).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--pdf", is_flag=True, help="Also print each round's report.pdf (slower).")
+@json_option
+def generate_history_cmd(out_dir, work_dir, sign_key, rounds, users, seed, pdf, as_json) -> None:
+    """Make a demo history: ROUNDS small synthetic rounds, each proven, reported and signed.
+
+    Reserves drift from month to month; ETH, USDC and TRX dip below 100 % in some months
+    (deterministic from the seed). Reserves are declared balances signed by the exchange's
+    wallets (no chain needed). Then run `por history OUT --key KEY.pub`.
+    """
+    from por.bundle import BundleError
+    from por.history import generate_history
+    from por.liabilities import LiabilitiesError
+
+    bar = _progress_bar("proving rounds")
+    task = bar.add_task("rounds", total=rounds)
+    try:
+        with bar:
+            made = generate_history(out_dir, work_dir or (out_dir.rstrip("/") + "-work"), sign_key,
+                                    rounds=rounds, users=users, seed=seed, pdf=pdf,
+                                    progress=lambda d, n, rid: bar.update(task, completed=d))
+    except (BundleError, LiabilitiesError, ValueError, OSError) as exc:
+        fail(as_json, str(exc))
+        return
+    emit(as_json, {"ok": True, "out": out_dir, "rounds": [str(p) for p in made]},
+         lambda: console.print(f"[green]wrote {len(made)} signed rounds[/] into {out_dir}"))

@@ -9,7 +9,8 @@ por cannot read here (TRON, the ed25519 chains, AVAX, ETC, LTC, DOGE, BCH, XRP, 
 USDT/USDC) go into a declared-balances file,
 marked "declared (unverified by por)" in the bundle.
 
-Run: ``python -m por.demo ROUND_DIR BUNDLE_DIR``.
+Run: ``python -m por.demo ROUND_DIR ASSETS_DIR`` (``make demo`` passes ``BUNDLE/assets``); the
+signed wallet file and the declared balances are written to ``ROUND_DIR/exchange/``.
 """
 
 from __future__ import annotations
@@ -55,14 +56,15 @@ def main(argv: list[str]) -> int:
     chain = start_demo_chain(evm)
     node = start_demo_btc_node(btc)
     try:
-        declared_path = bundle / "declared-balances.csv"
+        work = round_dir / "exchange"  # the operator's inputs: kept out of the public bundle
+        declared_path = work / "declared-balances.csv"
         with open(declared_path, "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["address", "chain", "asset", "amount", "height"])
             for c, a, s, v in declared:
                 w.writerow([a, c, s, get_asset(s).format(v), 1])
         message = f"por demo round: I control this address ({round_dir.name})"
-        wallets = bundle / "wallets.json"
+        wallets = work / "wallets.json"
         _por("wallets", "sign", "--keys", str(round_dir / "exchange" / "wallet_keys.json"),
              "--reserves", str(round_dir / "exchange" / "reserves.csv"),
              "--message", message, "--out", str(wallets))
