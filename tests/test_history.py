@@ -46,7 +46,7 @@ def test_history_flags_the_month_below_100(folder):
 
     d = Fraction(eth[1]["ratio_percent"]) - Fraction(eth[0]["ratio_percent"])
     assert Fraction(eth[1]["change_pp"]) == d and eth[0]["change_pp"] is None
-    assert "BTC" in t["charted_assets"] and "XRP" in t["never_proven"]
+    assert "BTC" in t["charted_assets"] and t["never_proven"] == []
 
 
 def test_history_refuses_a_round_that_does_not_verify(folder, tmp_path):
@@ -66,8 +66,8 @@ def test_cli_history_writes_html_png_json(folder, tmp_path):
     p = subprocess.run([sys.executable, "-m", "por", "history", str(root), "--key",
                         str(key) + ".pub", "--out", str(out), "--json"],
                        capture_output=True, text=True)
-    # the latest round still has assets without any wallet (0 %): exit 3, loudly
-    assert p.returncode == 3, p.stderr
+    # the latest round (2026-03) covers every asset: exit 0
+    assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["months_below_100"]["ETH"] == ["2026-02"]
     html = (out / "history.html").read_text()
@@ -75,3 +75,15 @@ def test_cli_history_writes_html_png_json(folder, tmp_path):
     png = (out / "history.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert json.loads((out / "history.json").read_text())["format"] == "por-history"
+
+
+def test_cli_history_exit_3_when_the_latest_round_is_below_100(folder, tmp_path):
+    root, key = folder
+    dst = tmp_path / "h"
+    shutil.copytree(root, dst)
+    shutil.rmtree(dst / "2026-03")  # the latest round is now 2026-02, where ETH is at 99.5 %
+    p = subprocess.run([sys.executable, "-m", "por", "history", str(dst), "--key",
+                        str(key) + ".pub", "--out", str(tmp_path / "out"), "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    assert json.loads(p.stdout)["months_below_100"]["ETH"] == ["2026-02"]
