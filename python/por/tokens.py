@@ -249,7 +249,9 @@ def issue_token(key: TokenKey, account_id: str, round_id: str, ttl_seconds: int,
 
 # --- verifying --------------------------------------------------------------------------------
 
-_INVALID = "the token is missing, malformed, forged, or grants no proof here"
+#: The one answer to every refused token (and to a valid one that names no stored proof).
+INVALID_MESSAGE = "the token is missing, malformed, forged, or grants no proof here"
+_INVALID = INVALID_MESSAGE
 
 
 class TokenVerifier:
