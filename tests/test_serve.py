@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from por import loadtest
 from por.cli import main as cli
 from por.inclusion import verify_inclusion
-from por.service import ServiceConfig, _bundle_file, create_app, openapi_json
+from por.service import (ProofFastPath, ServiceConfig, _bundle_file, create_app,
+                         openapi_json)
 from por.store import open_store
 from por.tokens import (TOKEN_PREFIX, KeyFileError, TokenError, TokenKey, TokenVerifier,
                         b64url_decode, b64url_encode, issue_token, load_key, parse_ttl,
@@ -81,7 +82,15 @@ def client(bundle, store_url, key, tmp_path):
     (web / "index.html").write_text("<!doctype html><title>por verifier</title>\n")
     cfg = ServiceConfig(bundle=bundle, db_url=store_url, key_files=[], web_dir=web)
     app = create_app(cfg, verifier=TokenVerifier([key.public_only()]))
-    with TestClient(app) as c:
+    # as `por serve` runs it: the query-less proof request takes the ASGI fast path
+    with TestClient(ProofFastPath(app)) as c:
+        yield c
+
+
+@pytest.fixture
+def plain_client(client):
+    """The same app without the fast path: every request through FastAPI's route."""
+    with TestClient(client.app.app) as c:
         yield c
 
 
@@ -205,6 +214,24 @@ def test_unknown_account_looks_like_a_bad_token(client, key):
     assert unknown.status_code == forged.status_code == missing.status_code == 401
     assert unknown.content == forged.content == missing.content
     assert dict(unknown.headers) == dict(forged.headers) == dict(missing.headers)
+
+
+def test_fast_path_answers_exactly_like_the_fastapi_route(client, plain_client, key):
+    other = TokenKey.generate()
+    cases = [
+        None, "Basic dXNlcjpwdw==", "Bearer", "Bearer ", "bearer " + tok(key), "BEARER " + tok(key),
+        "Bearer " + tok(key, "user-00000009"), "Bearer " + tok(key, "nobody"),
+        "Bearer " + tok(key, ttl=1, now=int(time.time()) - 10),
+        "Bearer " + tok(key, round_id="2026-10"), "Bearer " + tok(other), "Bearer por1.a.b",
+        "Bearer " + tok(key) + " trailing",
+    ]
+    for h in cases:
+        headers = {"Authorization": h} if h is not None else {}
+        a = client.get("/api/v1/proof", headers=headers)
+        b = plain_client.get("/api/v1/proof", headers=headers)
+        assert (a.status_code, a.content) == (b.status_code, b.content), h
+        assert dict(a.headers) == dict(b.headers), h
+    assert client.get("/api/v1/proof", headers=auth(tok(key))).status_code == 200
 
 
 def test_no_way_to_enumerate(client):
