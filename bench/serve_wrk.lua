@@ -1,6 +1,9 @@
 -- wrk script for bench/serve.py: every request carries the next of a list of valid tokens
 -- (one per line in the file given as the first script argument), so no two requests in a
 -- row share a token and the service's token cache is not what is measured.
+-- An optional second argument paces every connection: it waits that many milliseconds after
+-- each response before its next request (wrk's delay()), to measure latency at a set load
+-- instead of at saturation.
 -- done() prints one JSON line with throughput, errors and latency percentiles.
 local threads = {}
 local counter = 0
@@ -20,6 +23,10 @@ function init(args)
   end
   -- each thread starts at its own place in the list
   idx = math.floor((#tokens / 16) * ((id or 1) - 1)) % #tokens
+  local pause = tonumber(args[2] or "")
+  if pause and pause > 0 then
+    delay = function() return pause end
+  end
 end
 
 function request()

@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 # (filled in as features land: postgresql, chromium, ...)
 set -- postgresql "$@"   # the proof store's tests start a real PostgreSQL server
+set -- wrk "$@"          # bench/serve.py: the proof service's load generator
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
