@@ -79,6 +79,12 @@ def main() -> None:
     - `por verify user --proof FILE --bundle BUNDLE` - a customer's own balances are in it.
     - `por verify assets BUNDLE` - every wallet signature and, given RPC URLs, every balance.
 
+    **Serving a round** (operator)
+
+    - `por token keygen` / `por token issue` - the keys and tokens customers use.
+    - `por serve BUNDLE --db URL` - each customer's own proof, the public bundle and the web
+      verifier, over HTTP.
+
     Every command takes `--json` for scripts and `--help` for its manual.
     Run `make demo` in the source tree for a whole round end to end.
     """
