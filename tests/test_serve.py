@@ -273,6 +273,11 @@ def test_bundle_symlink_escape_is_404(client, bundle, tmp_path):
     (tmp_path / "outside.json").write_text("{}")
     os.symlink(tmp_path / "outside.json", bundle / "link.json")
     assert_refused(client.get("/bundle/link.json"), 404, "not_found")
+    # a link inside the bundle to a private file is refused too; to a public one, served
+    os.symlink(bundle / "liabilities" / "round-secret.key", bundle / "innocent.json")
+    assert_refused(client.get("/bundle/innocent.json"), 404, "not_found")
+    os.symlink(bundle / "report.json", bundle / "latest.json")
+    assert client.get("/bundle/latest.json").json()["format"] == "por-report"
 
 
 def test_web_page_mounted(client):

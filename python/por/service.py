@@ -173,18 +173,23 @@ def _bundle_file(root: Path, rel: str) -> Path | None:
     if not rel or "\\" in rel or "\x00" in rel:
         return None
     parts = rel.split("/")
-    if any(not p or p.startswith(".") for p in parts):  # empty, ".", "..", dotfiles
+    if _private(parts):
         return None
-    if any(p in PRIVATE_NAMES for p in parts) or parts[-1].endswith(PRIVATE_SUFFIXES):
-        return None
-    path = root.joinpath(*parts)
     try:
-        real = path.resolve(strict=True)
+        real = root.joinpath(*parts).resolve(strict=True)
     except (OSError, RuntimeError):
         return None
-    if not real.is_file() or not real.is_relative_to(root):
+    # a symbolic link must stay inside the bundle and must not lead to a private file
+    if not real.is_file() or not real.is_relative_to(root) \
+            or _private(list(real.relative_to(root).parts)):
         return None
     return real
+
+
+def _private(parts: list[str]) -> bool:
+    if any(not p or p.startswith(".") for p in parts):  # empty, ".", "..", dot files
+        return True
+    return any(p in PRIVATE_NAMES for p in parts) or parts[-1].endswith(PRIVATE_SUFFIXES)
 
 
 def _err_body(code: str, message: str) -> bytes:
