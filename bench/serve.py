@@ -210,6 +210,8 @@ def main() -> None:
                     help="64 connections x (26 ms + latency) is about 2,200 requests/s")
     ap.add_argument("--stores", default="sqlite,postgresql")
     ap.add_argument("--work-dir", default="/tmp/por-bench-serve")
+    ap.add_argument("--pg-url", default=None,
+                    help="use this PostgreSQL (loaded once, reused) instead of starting one")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/serve.py needs wrk (apt-get install wrk; scripts/system-deps.sh)")
@@ -247,25 +249,30 @@ def main() -> None:
                                                  token_file, accounts, args, work)
     if "postgresql" in stores:
         pg_dir = work / "pg"
-        subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "stop", str(pg_dir)],
-                       capture_output=True)
-        out = subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "start",
-                              str(pg_dir)], capture_output=True, text=True, check=True)
-        pg_url = out.stdout.strip().splitlines()[-1]
+        own_pg = not args.pg_url
+        if own_pg:
+            subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "stop", str(pg_dir)],
+                           capture_output=True)
+            out = subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "start",
+                                  str(pg_dir)], capture_output=True, text=True, check=True)
+            pg_url = out.stdout.strip().splitlines()[-1]
+        else:
+            pg_url = args.pg_url
         try:
-            log(f"copying the proofs into PostgreSQL at {pg_url}")
-            t = time.perf_counter()
             with open_store(info["db"]) as src, open_store(pg_url) as dst:
-                n = dst.put_many(ROUND, src.iter_round(ROUND))
-                pg_bytes = dst.size_bytes()
-            result["setup"]["proofs_to_postgresql_s"] = round(time.perf_counter() - t, 1)
-            result["setup"]["postgresql_bytes"] = pg_bytes
-            assert n == info["stored"], (n, info["stored"])
+                if dst.count(ROUND) != info["stored"]:
+                    log(f"copying the proofs into PostgreSQL at {pg_url}")
+                    t = time.perf_counter()
+                    n = dst.put_many(ROUND, src.iter_round(ROUND))
+                    assert n == info["stored"], (n, info["stored"])
+                    result["setup"]["proofs_to_postgresql_s"] = round(time.perf_counter() - t, 1)
+                result["setup"]["postgresql_bytes"] = dst.size_bytes()
             result["stores"]["postgresql"] = bench_store("postgresql", pg_url, info, pub,
                                                          token_file, accounts, args, work)
         finally:
-            subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "stop", str(pg_dir)],
-                           capture_output=True)
+            if own_pg:
+                subprocess.run(["bash", str(REPO / "scripts" / "pg-local.sh"), "stop",
+                                str(pg_dir)], capture_output=True)
     result["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["peak_rss_mb_bench_process"] = round(peak_rss_mb())
     result["targets"] = {"requests_per_s": 2000, "p99_ms": 50, "errors": 0}
