@@ -482,3 +482,52 @@ def test_serve_refuses_a_bad_start(tmp_path, key):
     r = CliRunner().invoke(cli, ["serve", str(tmp_path / "nb"), "--db", str(tmp_path / "x.db"),
                                  "--token-key", str(pub), "--json"])
     assert r.exit_code != 0 and "liabilities/public.json" in r.output
+
+
+# --- batched lookups (PostgreSQL) ---------------------------------------------------------------
+
+
+def test_get_many(store_url, proofs):
+    with open_store(store_url) as s:
+        want = ["user-00000001", "user-00000002", "nobody", "user-00000039"]
+        got = s.get_many(ROUND, want)
+        assert set(got) == {"user-00000001", "user-00000002", "user-00000039"}
+        for a, p in got.items():
+            assert p == proofs[a]
+        assert s.get_many(ROUND, ["nobody"]) == {}
+        assert s.get_many(ROUND, ["user-00000003"]) == {"user-00000003": proofs["user-00000003"]}
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_proof(pg_url, proofs, key):
+    """100 requests at once: fewer store queries than requests, every answer the right one."""
+    import asyncio
+
+    from por.service import ProofAnswerer
+
+    with open_store(pg_url) as s:
+        s.put_many(ROUND, proofs.items())
+        answer = ProofAnswerer(ROUND, TokenVerifier([key]), s)
+        assert answer.batched is not None
+        calls = []
+        real = s.get_many
+
+        def counting(round_id, ids):
+            calls.append(len(ids))
+            return real(round_id, ids)
+
+        s.get_many = counting
+        accounts = [loadtest.account_id_for(i % N) for i in range(100)] + ["nobody"] * 5
+
+        async def go():
+            return await asyncio.gather(*(answer(tok(key, a)) for a in accounts))
+
+        try:
+            results = asyncio.run(go())
+        finally:
+            answer.close()
+        for a, (status, body, _) in zip(accounts, results):
+            if a == "nobody":
+                assert status == 401 and json.loads(body)["error"] == "invalid_token"
+            else:
+                assert status == 200 and body == proofs[a]
+        assert len(calls) < len(accounts) and max(calls) > 1, calls

@@ -84,6 +84,15 @@ class ProofStore:
     def get(self, round_id: str, account_id: str) -> bytes | None:
         raise NotImplementedError
 
+    def get_many(self, round_id: str, account_ids: Iterable[str]) -> dict[str, bytes]:
+        """The proofs of several accounts (absent ones are left out)."""
+        out = {}
+        for a in account_ids:
+            p = self.get(round_id, a)
+            if p is not None:
+                out[a] = p
+        return out
+
     def count(self, round_id: str) -> int:
         raise NotImplementedError
 
@@ -295,6 +304,17 @@ class PostgresStore(ProofStore):
             f"SELECT proof FROM {TABLE} WHERE round_id = %s AND account_id = %s",
             (round_id, account_id)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def get_many(self, round_id: str, account_ids: Iterable[str]) -> dict[str, bytes]:
+        """One query for several accounts (the proof service batches lookups with it)."""
+        ids = list(account_ids)
+        if len(ids) == 1:
+            p = self.get(round_id, ids[0])
+            return {} if p is None else {ids[0]: p}
+        rows = self._con().execute(
+            f"SELECT account_id, proof FROM {TABLE} WHERE round_id = %s "
+            "AND account_id = ANY(%s)", (round_id, ids)).fetchall()
+        return {a: bytes(p) for a, p in rows}
 
     def count(self, round_id: str) -> int:
         return int(self._con().execute(
