@@ -531,3 +531,15 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_proof(pg_url, pro
             else:
                 assert status == 200 and body == proofs[a]
         assert len(calls) < len(accounts) and max(calls) > 1, calls
+
+
+def test_store_failure_is_a_json_500_on_both_paths(bundle, tmp_path, key):
+    """A store that fails (here: closed under the running app) gives a JSON 500, no details."""
+    cfg = ServiceConfig(bundle=bundle, db_url=str(tmp_path / "s.db"), key_files=[])
+    app = create_app(cfg, verifier=TokenVerifier([key]))
+    with TestClient(ProofFastPath(app), raise_server_exceptions=False) as c:
+        app.state.store.close()
+        for params in ({}, {"round_id": ROUND}):
+            r = c.get("/api/v1/proof", params=params, headers=auth(tok(key)))
+            assert r.status_code == 500
+            assert r.json() == {"error": "internal_error", "message": "internal error"}

@@ -338,7 +338,10 @@ class ProofFastPath:
                 if k == b"authorization":
                     auth = v.decode("latin-1")
                     break
-            status, body, headers = await self.app.state.answer(bearer_token(auth))
+            try:
+                status, body, headers = await self.app.state.answer(bearer_token(auth))
+            except Exception:  # e.g. the database is down: the same 500 as the app's handler
+                status, body, headers = 500, _err_body("internal_error", "internal error"), {}
             raw = [(b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode())]
             raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()]
