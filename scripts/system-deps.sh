@@ -4,7 +4,9 @@ set -euo pipefail
 need=()
 # (filled in as features land: postgresql, chromium, ...)
 # chromium: headless Chromium (Playwright) for report.pdf, screenshots and the web verifier tests
-PKGS=(chromium)
+# postgresql: the proof store's tests start a real PostgreSQL server on loopback
+# wrk: bench/serve.py, the proof service's load generator
+PKGS=(chromium postgresql wrk)
 for pkg in "${PKGS[@]}" "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

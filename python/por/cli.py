@@ -84,6 +84,12 @@ def main() -> None:
       every file's hash, both proofs, every number of the report.
     - `por history FOLDER --key KEY.pub` - reserve ratios over past rounds, charted.
 
+    **Serving a round** (operator)
+
+    - `por token keygen` / `por token issue` - the keys and tokens customers use.
+    - `por serve BUNDLE --db URL` - each customer's own proof, the public bundle and the web
+      verifier, over HTTP.
+
     Every command takes `--json` for scripts and `--help` for its manual.
     Run `make demo` in the source tree for a whole round end to end.
     """
@@ -960,3 +966,113 @@ def generate_history_cmd(out_dir, work_dir, sign_key, rounds, users, seed, pdf, 
         return
     emit(as_json, {"ok": True, "out": out_dir, "rounds": [str(p) for p in made]},
          lambda: console.print(f"[green]wrote {len(made)} signed rounds[/] into {out_dir}"))
+
+
+# --------------------------------------------------------------------------------------
+# proof service: tokens and `por serve` (por.tokens, por.service)
+# --------------------------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """Customer access tokens for the proof service (ed25519-signed, docs/serve.md)."""
+
+
+@token.command("keygen")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the SIGNING key (mode 0600); the public key goes to OUT.pub.")
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+@json_option
+def token_keygen_cmd(out_path: str, force: bool, as_json: bool) -> None:
+    """Make a new token key pair.
+
+    Keep the signing key with whatever issues tokens (the exchange's login backend); give
+    only the public key (`OUT.pub`) to `por serve --token-key`.
+    """
+    from por.tokens import KeyFileError, TokenKey, public_key_path, write_key
+
+    key = TokenKey.generate()
+    pub = public_key_path(out_path)
+    try:
+        if not force:
+            for p in (Path(out_path), pub):
+                if p.exists():
+                    raise KeyFileError(f"{p}: exists; refusing to overwrite a key (--force)")
+        write_key(key, out_path, overwrite=force)
+        write_key(key.public_only(), pub, overwrite=force)
+    except (KeyFileError, OSError) as exc:
+        fail(as_json, str(exc))
+    emit(as_json, {"ok": True, "key_id": key.kid, "signing_key": out_path, "public_key": str(pub)},
+         lambda: console.print(f"[green]key {key.kid}[/]: signing key -> {out_path} (keep it "
+                               f"secret), public key -> {pub}"))
+
+
+@token.command("issue")
+@click.option("--account", required=True, help="The customer's account id.")
+@click.option("--round", "round_id", required=True, help="The round id, e.g. 2026-11.")
+@click.option("--ttl", default="30d", show_default=True,
+              help="How long the token is valid: 90s, 15m, 12h, 30d (400d at most).")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="The signing key file from `por token keygen`.")
+@json_option
+def token_issue_cmd(account: str, round_id: str, ttl: str, key_path: str, as_json: bool) -> None:
+    """Issue a token that lets one customer fetch their own proof of one round."""
+    import time as _time
+
+    from por.tokens import KeyFileError, TokenError, issue_token, load_key, parse_ttl
+
+    try:
+        seconds = parse_ttl(ttl)
+        key = load_key(key_path)
+        now = int(_time.time())
+        tok = issue_token(key, account, round_id, seconds, now=now)
+    except (ValueError, KeyFileError) as exc:
+        fail(as_json, str(exc))
+    except TokenError as exc:
+        fail(as_json, exc.message)
+    doc = {"ok": True, "token": tok, "account_id": account, "round_id": round_id,
+           "key_id": key.kid, "issued_at": now, "expires_at": now + seconds}
+    emit(as_json, doc, lambda: sys.stdout.write(tok + "\n"))
+
+
+@main.command("serve")
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--db", "db_url", required=True,
+              help="The proof store: a SQLite file path or sqlite:///path, or postgresql://...")
+@click.option("--token-key", "key_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="A token PUBLIC key file (repeat for key rotation).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="uvicorn worker processes (one per core is a good start).")
+@click.option("--web-dir", type=click.Path(file_okay=False), default=None,
+              help="The web verifier's files for /verify/ (default: the packaged page).")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+@json_option
+def serve_cmd(bundle, db_url, key_files, host, port, workers, web_dir, access_log, as_json):
+    """Serve a round: customers' own proofs, the public bundle and the web verifier.
+
+    `GET /api/v1/proof` with `Authorization: Bearer TOKEN` returns the token holder's
+    inclusion proof from the store; `/bundle/...` the public bundle files; `/verify/` the
+    web verifier; `/openapi.json` and `/docs` the API. See docs/serve.md.
+    """
+    from por.service import WEB_DIR, ServiceConfig, ServiceError, load_bundle_public, run
+    from por.store import StoreError
+    from por.tokens import KeyFileError
+
+    cfg = ServiceConfig(bundle=Path(bundle).resolve(), db_url=db_url, key_files=list(key_files),
+                        web_dir=Path(web_dir).resolve() if web_dir else WEB_DIR)
+    try:
+        pub = load_bundle_public(cfg.bundle)
+        if as_json:
+            sys.stdout.write(json.dumps({"ok": True, "url": f"http://{host}:{port}/",
+                                         "round_id": pub["round_id"], "workers": workers}) + "\n")
+            sys.stdout.flush()
+        else:
+            err_console.print(f"[green]serving round {pub['round_id']}[/] on "
+                              f"http://{host}:{port}/ ({workers} worker(s))")
+        run(cfg, host=host, port=port, workers=workers,
+            log_level="info" if access_log else "warning", access_log=access_log)
+    except (ServiceError, StoreError, KeyFileError) as exc:
+        fail(as_json, str(exc))

@@ -251,12 +251,14 @@ def _check_totals(doc: dict[str, Any], snap: Snapshot) -> None:
             raise LiabilitiesError(f"internal error: proven totals of {a} differ from the snapshot")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file (fsynced), then a rename."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if fsync:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
