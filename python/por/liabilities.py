@@ -189,8 +189,11 @@ class ProveResult:
 
 
 def default_private_dir(out: str | os.PathLike) -> Path:
-    """``<out>.private``: a sibling of the public bundle directory."""
+    """Where private things go by default: a sibling of the public directory, never inside
+    the published bundle: ``BUNDLE.private/`` for ``BUNDLE/liabilities``, else ``<out>.private``."""
     out = Path(out).absolute()
+    if out.name == "liabilities":
+        return out.parent.with_name(out.parent.name + ".private")
     return out.with_name(out.name + ".private")
 
 
