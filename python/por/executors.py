@@ -57,6 +57,8 @@ def run_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None = None
     if not tasks:
         return
     started_here = not ray.is_initialized()
+    if started_here and address not in (None, "auto", "local"):
+        _probe(address)
     if started_here:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
@@ -76,6 +78,18 @@ def run_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None = None
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (instead of Ray's minutes of retries) when nothing listens at ``address``."""
+    import socket
+
+    host, _, port = address.replace("ray://", "").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ExecutorError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
 
 
 def run(fn: Callable[[T], R], tasks: Sequence[T], *, executor: str = "local", workers: int = 1,
