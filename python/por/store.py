@@ -180,6 +180,7 @@ class SQLiteStore(ProofStore):
                 raise
             con.execute("COMMIT")
             n += len(batch)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the bulk load into the main file
         return n
 
     def get(self, round_id: str, account_id: str) -> bytes | None:
