@@ -267,3 +267,35 @@ def test_kill_and_resume_gives_the_same_bundle(tmp_path):
         rid = doc["round_id"]
         assert sa.count(rid) == sb.count(rid) == 120
         assert dict(sa.iter_round(rid)) == dict(sb.iter_round(rid))
+
+
+def test_cli_proofs_export_get_and_bad_shard_size(rounds, tmp_path):
+    from click.testing import CliRunner
+
+    from por.cli import main
+
+    base, r = rounds
+    runner = CliRunner()
+    priv = str(base / "b.private")
+    res = runner.invoke(main, ["proofs", "export", "--private", priv, "--out",
+                               str(tmp_path / "inc"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["exported"] == USERS
+    one = sorted((tmp_path / "inc").iterdir())[5]
+    acc = json.loads(one.read_text())["account_id"]
+    res = runner.invoke(main, ["proofs", "get", "--private", priv, "--round",
+                               r.public["round_id"], "--account", acc])
+    assert res.exit_code == 0 and json.loads(res.output)["account_id"] == acc
+    res = runner.invoke(main, ["proofs", "get", "--private", priv, "--round",
+                               r.public["round_id"], "--account", "nobody"])
+    assert res.exit_code == 1
+    res = runner.invoke(main, ["verify", "user", "--proof", str(one), "--bundle",
+                               str(base / "b" / "liabilities"), "--json"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["prove", "liabilities", "--snapshot", str(base / "round"),
+                               "--out", str(tmp_path / "x"), "--shard-size", "1000", "--json"])
+    assert res.exit_code == 1 and "power of two" in json.loads(res.output)["error"]
+    res = runner.invoke(main, ["prove", "liabilities", "--snapshot", str(base / "round"),
+                               "--out", str(tmp_path / "x"), "--private",
+                               str(tmp_path / "x" / "p"), "--json"])
+    assert res.exit_code == 1 and "must not be inside" in json.loads(res.output)["error"]

@@ -14,8 +14,10 @@ caller writes them to disk. Output bytes do not depend on the executor.
 from __future__ import annotations
 
 import multiprocessing
+from itertools import islice
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -35,13 +37,24 @@ def run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int = 1) -> Ite
     if not tasks:
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding thread pools
+    queue = iter(tasks)
+    window = 2 * workers  # tasks in flight: inputs of a 10^8 round never all pickled at once
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-        pending = {pool.submit(fn, t) for t in tasks}
+        pending = {pool.submit(fn, t) for t in islice(queue, window)}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    try:
+                        res = fut.result()
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            pending.add(pool.submit(fn, nxt))
+                    except BrokenProcessPool:
+                        raise ExecutorError("a prover process died (killed, or out of memory: "
+                                            "try a smaller --shard-size or fewer --workers)"
+                                            ) from None
+                    yield res
         finally:
             for fut in pending:
                 fut.cancel()
@@ -67,9 +80,15 @@ def run_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None = None
             raise ExecutorError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
     try:
         remote = ray.remote(num_cpus=num_cpus, max_retries=2)(fn)
-        pending: list[Any] = [remote.remote(t) for t in tasks]
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        window = max(4, 2 * int(cpus / num_cpus))
+        queue = iter(tasks)
+        pending: list[Any] = [remote.remote(t) for t in islice(queue, window)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append(remote.remote(nxt))
             for ref in done:
                 try:
                     yield ray.get(ref)
