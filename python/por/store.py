@@ -7,7 +7,8 @@ proof service answers ``GET /api/v1/proof`` from it with one indexed lookup.
 Two back ends behind one interface (:class:`ProofStore`):
 
 * **SQLite** (the default; ``sqlite:///abs/path.db`` or a plain file path): one file, WAL
-  journal, one table keyed by ``(round_id, account_id)``, bulk inserts in large transactions;
+  journal, 16 KiB pages, one table keyed by ``(round_id, account_id)``, bulk inserts in large
+  transactions;
 * **PostgreSQL** (``postgresql://user@host:port/db``, psycopg 3): bulk load with ``COPY`` into
   a temporary table, then one ``INSERT ... ON CONFLICT`` into the real table.
 
@@ -144,10 +145,11 @@ class SQLiteStore(ProofStore):
         self._lock = threading.Lock()
         self._closed = False
         con = self._con()
-        with con:
-            con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (round_id TEXT NOT NULL, "
-                        "account_id TEXT NOT NULL, proof BLOB NOT NULL, "
-                        "PRIMARY KEY (round_id, account_id)) WITHOUT ROWID")
+        # A rowid table (proofs are ~1.5 KB: too big for WITHOUT ROWID) on 16 KiB pages: the
+        # file is ~1.05x the proofs' bytes (4 KiB pages: ~1.4x).
+        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (round_id TEXT NOT NULL, "
+                    "account_id TEXT NOT NULL, proof BLOB NOT NULL, "
+                    "PRIMARY KEY (round_id, account_id))")
 
     def _con(self) -> sqlite3.Connection:
         if self._closed:
@@ -157,6 +159,7 @@ class SQLiteStore(ProofStore):
             try:
                 con = sqlite3.connect(self.path, timeout=60, isolation_level=None,
                                       check_same_thread=False)
+                con.execute("PRAGMA page_size=16384")  # takes effect on a new file only
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
