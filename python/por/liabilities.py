@@ -8,7 +8,7 @@ owns the data around it:
   id)``: random to everyone without the operator's round secret, reproducible for the operator;
 * the **account commitment** hides the account id behind that nonce (docs/hashing.md);
 * leaves are ordered by the commitment's sort key (strictly increasing: the proof checks it);
-* the **bundle** (format ``por-liabilities`` v1, docs/liabilities-bundle.md) holds the proof
+* the **bundle** (format ``por-liabilities`` v2, docs/liabilities-bundle.md) holds the proof
   and its public values; customers' inclusion proofs are written beside it, never inside it.
 
 Nothing read from a proof file changes what is proven: the verifier rebuilds the AIR from
@@ -34,7 +34,7 @@ from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
 
 BUNDLE_FORMAT = "por-liabilities"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 PUBLIC_FILE = "public.json"
 PROOF_FILE = "proof.bin"
 INCLUSION_DIR = "inclusion"
@@ -42,6 +42,8 @@ SECRET_FILE = "round-secret.key"
 
 #: The largest tree one proof covers (por._core.MAX_TREE_HEIGHT); larger rounds are sharded.
 MAX_TREE_HEIGHT = int(getattr(_core, "MAX_TREE_HEIGHT", 14))
+#: Sort keys are 60-bit; a proof shows every leaf key lies in [key_lo, key_hi) within [0, 2**60).
+KEY_SPACE = 1 << 60
 
 
 class LiabilitiesError(Exception):
@@ -121,6 +123,8 @@ def public_to_json(public: dict[str, Any], assets: Sequence[str], round_id: str)
         "root": digest_to_hex(public["root"]),
         "tree_height": int(public["tree_height"]),
         "max_customers": 1 << int(public["tree_height"]),
+        "key_lo": str(int(public["key_lo"])),
+        "key_hi": str(int(public["key_hi"])),
         "proof_system": {
             "core": "por._core liabilities AIR",
             "proof_version": int(public.get("version", 1)),
@@ -152,6 +156,8 @@ def json_to_public(doc: dict[str, Any]) -> dict[str, Any]:
             "equity_totals": [int(v) for v in doc["equity_totals"]],
             "debt_totals": [int(v) for v in doc["debt_totals"]],
             "root": list(digest_from_hex(doc["root"])),
+            "key_lo": int(doc["key_lo"]),
+            "key_hi": int(doc["key_hi"]),
         }
     except LiabilitiesError:
         raise
@@ -162,6 +168,8 @@ def json_to_public(doc: dict[str, Any]) -> dict[str, Any]:
         raise LiabilitiesError("public values: assets, prices, haircuts and totals differ in length")
     if 1 << pub["tree_height"] != doc.get("max_customers"):
         raise LiabilitiesError("public values: max_customers is not 2**tree_height")
+    if not 0 <= pub["key_lo"] < pub["key_hi"] <= KEY_SPACE:
+        raise LiabilitiesError("public values: key_lo/key_hi are not a non-empty range within [0, 2**60)")
     return pub
 
 
@@ -181,12 +189,19 @@ class ProveResult:
 
 def prove(snapshot_dir: str | os.PathLike, out: str | os.PathLike, *,
           secret: bytes | None = None, write_inclusion: bool = True,
-          progress: Callable[[str, int, int], None] | None = None) -> ProveResult:
+          progress: Callable[[str, int, int], None] | None = None,
+          seed: bytes | None = None, key_range: tuple[int, int] | None = None) -> ProveResult:
     """Prove a snapshot's liabilities into ``out`` (created if missing).
 
     Writes ``out/public.json`` and ``out/proof.bin`` (the publishable part), and unless told
     otherwise ``out/inclusion/<account>.json`` for every customer and ``out/round-secret.key``
     (the operator's private part: never publish those two).
+
+    ``seed`` (32 bytes) makes the proof reproducible: every random value of the prover (padding
+    commitments, the hiding PCS's masks and salts) is drawn from ChaCha20 keyed by it; keep it
+    as secret as the round secret. ``key_range=(lo, hi)`` makes the proof also show that every
+    leaf's sort key lies in ``[lo, hi)`` (``public.json`` carries ``key_lo``/``key_hi``), so
+    shards of one round can be given disjoint, contiguous ranges.
     """
     step = progress or (lambda stage, done, total: None)
     snap: Snapshot = load_snapshot(snapshot_dir)
@@ -216,7 +231,8 @@ def prove(snapshot_dir: str | os.PathLike, out: str | os.PathLike, *,
     step("prove", 0, 1)
     proof, public, levels = _core.prove_liabilities(
         round_id.encode(), snap.price_vector, snap.haircut_vector,
-        [c.commitment for c in customers], [c.balances for c in customers], h)
+        [c.commitment for c in customers], [c.balances for c in customers], h,
+        seed=seed, key_range=key_range)
     step("prove", 1, 1)
     doc = public_to_json(public, assets, round_id)
     _check_totals(doc, snap)
