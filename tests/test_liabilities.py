@@ -69,6 +69,8 @@ def test_every_customer_is_included(proven):
     ("haircuts_bps", lambda v: [v[0] - 1] + v[1:]),
     ("round_id", lambda v: v + "x"),
     ("root", lambda v: ("0" if v[0] != "0" else "1") + v[1:]),
+    ("key_lo", lambda v: str(int(v) + 1)),
+    ("key_hi", lambda v: str(int(v) - 1)),
 ])
 def test_changed_public_value_fails(proven, field, change):
     base, _ = proven

@@ -8,7 +8,7 @@ owns the data around it:
   id)``: random to everyone without the operator's round secret, reproducible for the operator;
 * the **account commitment** hides the account id behind that nonce (docs/hashing.md);
 * leaves are ordered by the commitment's sort key (strictly increasing: the proof checks it);
-* the **bundle** (format ``por-liabilities`` v1, docs/liabilities-bundle.md) holds the proof
+* the **bundle** (format ``por-liabilities`` v2, docs/liabilities-bundle.md) holds the proof
   and its public values; customers' inclusion proofs are written beside it, never inside it.
 
 Nothing read from a proof file changes what is proven: the verifier rebuilds the AIR from
@@ -35,7 +35,9 @@ from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
 
 BUNDLE_FORMAT = "por-liabilities"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+#: A sharded round (docs/liabilities-bundle.md): what ``prove`` writes.
+SHARDED_VERSION = 3
 PUBLIC_FILE = "public.json"
 PROOF_FILE = "proof.bin"
 INCLUSION_DIR = "inclusion"
@@ -43,6 +45,8 @@ SECRET_FILE = "round-secret.key"
 
 #: The largest tree one proof covers (por._core.MAX_TREE_HEIGHT); larger rounds are sharded.
 MAX_TREE_HEIGHT = int(getattr(_core, "MAX_TREE_HEIGHT", 14))
+#: Sort keys are 60-bit; a proof shows every leaf key lies in [key_lo, key_hi) within [0, 2**60).
+KEY_SPACE = 1 << 60
 
 
 class LiabilitiesError(Exception):
@@ -122,6 +126,8 @@ def public_to_json(public: dict[str, Any], assets: Sequence[str], round_id: str)
         "root": digest_to_hex(public["root"]),
         "tree_height": int(public["tree_height"]),
         "max_customers": 1 << int(public["tree_height"]),
+        "key_lo": str(int(public["key_lo"])),
+        "key_hi": str(int(public["key_hi"])),
         "proof_system": {
             "core": "por._core liabilities AIR",
             "proof_version": int(public.get("version", 1)),
@@ -153,6 +159,8 @@ def json_to_public(doc: dict[str, Any]) -> dict[str, Any]:
             "equity_totals": [int(v) for v in doc["equity_totals"]],
             "debt_totals": [int(v) for v in doc["debt_totals"]],
             "root": list(digest_from_hex(doc["root"])),
+            "key_lo": int(doc["key_lo"]),
+            "key_hi": int(doc["key_hi"]),
         }
     except LiabilitiesError:
         raise
@@ -163,11 +171,13 @@ def json_to_public(doc: dict[str, Any]) -> dict[str, Any]:
         raise LiabilitiesError("public values: assets, prices, haircuts and totals differ in length")
     if 1 << pub["tree_height"] != doc.get("max_customers"):
         raise LiabilitiesError("public values: max_customers is not 2**tree_height")
+    if not 0 <= pub["key_lo"] < pub["key_hi"] <= KEY_SPACE:
+        raise LiabilitiesError("public values: key_lo/key_hi are not a non-empty range within [0, 2**60)")
     return pub
 
 
 # --------------------------------------------------------------------------------------
-# prove (sharded, resumable; docs/liabilities-bundle.md version 2)
+# prove (sharded, resumable; docs/liabilities-bundle.md version 3)
 # --------------------------------------------------------------------------------------
 
 SHARDS_DIR = "shards"
@@ -336,7 +346,7 @@ def prove(snapshot_dir: str | os.PathLike, out: str | os.PathLike, *,
     dt = [sum(int(e["debt_totals"][a]) for e in entries) for a in range(k)]
     doc = {
         "format": BUNDLE_FORMAT,
-        "version": 2,
+        "version": SHARDED_VERSION,
         "round_id": round_id,
         "assets": list(assets),
         "prices": [str(x) for x in prices],
@@ -346,6 +356,8 @@ def prove(snapshot_dir: str | os.PathLike, out: str | os.PathLike, *,
         "root": digest_to_hex(top[-1][0]),
         "tree_height": h + g,
         "max_customers": 1 << (h + g),
+        "key_lo": "0",
+        "key_hi": str(KEY_SPACE),
         "shard_height": h,
         "shard_count": count,
         "top_height": g,
@@ -498,12 +510,12 @@ def verify(bundle: str | os.PathLike,
            progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Verify the liabilities proof of a bundle; return the proven public values.
 
-    Version 1: one proof (``proof.bin``). Version 2: every shard proof, their key ranges
+    Version 2: one proof (``proof.bin``). Version 3: every shard proof, their key ranges
     tiling [0, 2^60) in order, the global root rebuilt from the verified shard roots and the
     global totals summed here. Raises :class:`LiabilitiesError` naming what failed.
     """
     doc = load_public(bundle)
-    if isinstance(doc, dict) and doc.get("version") == 2:
+    if isinstance(doc, dict) and doc.get("version") == SHARDED_VERSION:
         return _verify_sharded(Path(bundle), doc, progress)
     pub = json_to_public(doc)
     proof_path = Path(bundle) / PROOF_FILE
@@ -547,6 +559,9 @@ def _verify_sharded(bundle: Path, doc: dict[str, Any],
         raise LiabilitiesError(f"public values: shard_height {h} is outside [1, {MAX_TREE_HEIGHT}]")
     if count < 1 or len(entries) != count:
         raise LiabilitiesError(f"public values: shard_count {count} but {len(entries)} shards listed")
+    if doc.get("key_lo") != "0" or doc.get("key_hi") != str(KEY_SPACE):
+        raise LiabilitiesError("public values: a round's key range is [0, 2^60): key_lo must be "
+                               f"\"0\" and key_hi \"{KEY_SPACE}\"")
     g = top_height(count)
     if doc.get("top_height") != g or height != h + g or doc.get("max_customers") != 1 << (h + g):
         raise LiabilitiesError(f"public values: {count} shards of height {h} make a tree of "
