@@ -298,3 +298,25 @@ def test_cli_proofs_export_get_and_bad_shard_size(rounds, tmp_path):
                                "--out", str(tmp_path / "x"), "--private",
                                str(tmp_path / "x" / "p"), "--json"])
     assert res.exit_code == 1 and "must not be inside" in json.loads(res.output)["error"]
+
+
+def test_key_ranges_are_proven_not_just_declared(rounds):
+    """Move the boundary between shards 2 and 3 consistently (still a tiling): the shard
+    proofs themselves reject it, since every shard proves its keys lie in its range."""
+    base, _ = rounds
+    b = _copy(base, "range")
+    doc = json.loads((b / "public.json").read_text())
+    hi = int(doc["shards"][2]["key_hi"])
+    lo2 = int(doc["shards"][2]["key_lo"])
+    moved = str((lo2 + hi) // 2)
+    doc["shards"][2]["key_hi"] = moved
+    doc["shards"][3]["key_lo"] = moved
+    _write_consistent(b, doc)
+    with pytest.raises(LiabilitiesError, match="shard 2 .*does not verify"):
+        verify(b)
+    b = _copy(base, "range-global")
+    doc = json.loads((b / "public.json").read_text())
+    doc["key_hi"] = str(1 << 59)
+    (b / "public.json").write_text(json.dumps(doc))
+    with pytest.raises(LiabilitiesError, match="key range"):
+        verify(b)
