@@ -463,7 +463,11 @@ def proofs_export_cmd(db, private_dir, round_id, out_dir, as_json) -> None:
             if total == 0:
                 fail(as_json, f"the store has no proofs for round {round_id!r} "
                               f"(rounds: {', '.join(st.rounds()) or 'none'})")
-            n = st.export(round_id, Path(out_dir))
+            bar = _progress_bar("export")
+            task = bar.add_task("inclusion proofs", total=total)
+            with bar:
+                n = st.export(round_id, Path(out_dir),
+                              progress=lambda done, _t: bar.update(task, completed=done))
     except (StoreError, OSError) as exc:
         fail(as_json, str(exc))
         return

@@ -8,8 +8,10 @@ owns the data around it:
   id)``: random to everyone without the operator's round secret, reproducible for the operator;
 * the **account commitment** hides the account id behind that nonce (docs/hashing.md);
 * leaves are ordered by the commitment's sort key (strictly increasing: the proof checks it);
-* the **bundle** (format ``por-liabilities`` v2, docs/liabilities-bundle.md) holds the proof
-  and its public values; customers' inclusion proofs are written beside it, never inside it.
+* a round is proven in **shards** (:mod:`por.shards`) run by an executor (:mod:`por.executors`:
+  a local process pool or Ray), resumable from finished shards, bound into one global
+  statement (bundle format ``por-liabilities`` v3, docs/liabilities-bundle.md);
+* customers' inclusion proofs go to the proof store (:mod:`por.store`), never into the bundle.
 
 Nothing read from a proof file changes what is proven: the verifier rebuilds the AIR from
 the public values it checks (assets, prices, haircuts, totals, root, height) in its own code.

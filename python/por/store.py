@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -98,22 +98,27 @@ class ProofStore:
     def close(self) -> None:
         raise NotImplementedError
 
-    def export(self, round_id: str, out_dir: Path) -> int:
+    def export(self, round_id: str, out_dir: Path,
+               progress: Callable[[int, int], None] | None = None) -> int:
         """Write one JSON file per customer of the round into ``out_dir``; return the count.
 
         File names follow docs/liabilities-bundle.md (the account id when it is plain, else
-        ``sha256-<hex>.json``); every file is written atomically.
+        ``sha256-<hex>.json``); every file is written atomically (temporary file, rename;
+        one ``sync`` at the end). ``progress(done, total)`` is called every 1,024 files.
         """
         from por.liabilities import _atomic_write, safe_filename
 
         round_id = _check_round(round_id)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        total = self.count(round_id) if progress else 0
         n = 0
         for account_id, proof in self.iter_round(round_id):
             data = proof if proof.endswith(b"\n") else proof + b"\n"
             _atomic_write(out / safe_filename(account_id), data, fsync=False)
             n += 1
+            if progress and (n % 1024 == 0 or n == total):
+                progress(n, total)
         if n:
             os.sync()  # one flush for all files (an fsync per file costs ~ms each at 10^6)
         return n
