@@ -7,7 +7,7 @@ POR=(".venv/bin/python" "-m" "por")
 OUT=demo-out
 USERS="${DEMO_USERS:-10000}"
 BUNDLE="$OUT/bundle"     # public: what the exchange publishes (docs/bundle.md)
-PRIVATE="$OUT/private"   # the operator's: round secret, customers' inclusion proofs
+PRIVATE="$OUT/bundle.private"   # the operator's: round secret, proof store (never published)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -18,20 +18,16 @@ step "2. Validate the round's snapshot (balances, prices, haircuts, solvency of 
 "${POR[@]}" snapshot check "$OUT/round"
 
 step "3. Prove the liabilities in zero knowledge (Plonky3): ranges, exact totals, solvency, Merkle root, distinct commitments"
-rm -rf "$BUNDLE" "$PRIVATE"
-mkdir -p "$PRIVATE"
-"${POR[@]}" prove liabilities --snapshot "$OUT/round" --out "$BUNDLE/liabilities"
-# private files never stay in the public bundle
-for f in inclusion round-secret.key; do
-  if [ -e "$BUNDLE/liabilities/$f" ]; then mv "$BUNDLE/liabilities/$f" "$PRIVATE/"; fi
-done
+rm -rf "$BUNDLE" "$PRIVATE" "$OUT/inclusion"
+"${POR[@]}" prove liabilities --snapshot "$OUT/round" --out "$BUNDLE/liabilities" --private "$PRIVATE"
 
 step "4. Anyone: verify the liabilities proof and read the proven per-asset totals"
 "${POR[@]}" verify liabilities "$BUNDLE/liabilities"
 
 step "5. A customer: check that their own balances are inside the proven root"
-PROOF=$(find "$PRIVATE" "$BUNDLE/liabilities" -path '*inclusion*' -name '*.json' -print 2>/dev/null | sort | head -n 1 || true)
-"${POR[@]}" verify user --proof "$PROOF" --bundle "$BUNDLE/liabilities"
+"${POR[@]}" proofs export --private "$PRIVATE" --out "$OUT/inclusion"
+PROOFS=("$OUT"/inclusion/*.json)
+"${POR[@]}" verify user --proof "${PROOFS[0]}" --bundle "$BUNDLE"
 
 step "6. Prove the assets: sign with every wallet, read balances at the snapshot height on real chains"
 .venv/bin/python -m por.demo "$OUT/round" "$BUNDLE/assets"
@@ -45,7 +41,6 @@ rc=0
 "${POR[@]}" verify bundle "$BUNDLE" --key "$OUT/report.key.pub" || rc=$?
 if [ "$rc" = 3 ]; then
   printf '\033[1;31mThe bundle verifies, and it shows assets whose reserves are below 100 %%\033[0m (exit code 3, listed above).\n'
-  printf 'In this demo those are assets on chains por has no wallet keys or client for yet: their reserves are not proven.\n'
 elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
@@ -59,6 +54,6 @@ fi
 
 printf '\n\033[1mDone.\033[0m The public bundle is %s: the report is %s/report.html (and report.pdf),\n' "$BUNDLE" "$BUNDLE"
 printf 'signed by %s/report.key (fingerprint in %s/manifest.json).\n' "$OUT" "$BUNDLE"
-printf 'Private, never published: %s (round secret, one inclusion proof per customer) and %s/exchange/wallet_keys.json.\n' "$PRIVATE" "$OUT/round"
+printf 'Private, never published: %s (round secret, proof store), %s (one inclusion proof per customer, each for that customer only) and %s/exchange/wallet_keys.json.\n' "$PRIVATE" "$OUT/inclusion" "$OUT/round"
 [ "${DEMO_HISTORY:-0}" = 1 ] && printf 'History of 24 rounds: %s/history/history.html\n' "$OUT" || \
   printf 'For a 24-round history with charts: DEMO_HISTORY=1 make demo (about a minute more).\n'

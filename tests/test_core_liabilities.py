@@ -1,6 +1,8 @@
 """por._core liabilities proof: vectors shared with the pure-Python twin, prove/verify, tamper."""
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,63 @@ def test_honest_prover_refuses_bad_witness():
         _core.prove_liabilities(b"r", PRICES, HAIRCUTS, cs, [[-1] + b[1:] for b in bal], 2)
     with pytest.raises(ValueError, match="tree height"):
         _core.prove_liabilities(b"r", PRICES, HAIRCUTS, cs, bal, _core.MAX_TREE_HEIGHT + 1)
+
+
+def _prove_seeded(cs, bal, seed, key_range=None):
+    return _core.prove_liabilities(b"round-2026-11", PRICES, HAIRCUTS, cs, bal, 3,
+                                   seed=seed, key_range=key_range)
+
+
+def test_seeded_proof_is_byte_identical_across_runs_and_thread_counts(proven):
+    cs, bal = proven[0], proven[1]
+    seed = bytes(range(32))
+    p1, pub1, lv1 = _prove_seeded(cs, bal, seed)
+    p2, pub2, lv2 = _prove_seeded(cs, bal, seed)
+    assert p1 == p2 and pub1 == pub2 and lv1 == lv2
+    # a fresh process with a one-thread rayon pool makes the same bytes
+    script = (
+        "import json, sys; from por import _core\n"
+        "a = json.loads(sys.stdin.read())\n"
+        "p, _, _ = _core.prove_liabilities(b'round-2026-11', a['prices'], a['haircuts'], a['cs'],"
+        " a['bal'], 3, seed=bytes(range(32)))\n"
+        "sys.stdout.write(p.hex())\n")
+    env = dict(os.environ, RAYON_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True,
+                         input=json.dumps({"prices": PRICES, "haircuts": HAIRCUTS, "cs": cs, "bal": bal}),
+                         text=True).stdout
+    assert bytes.fromhex(out) == p1
+    # another seed: other bytes (other padding, other masks), and both verify
+    p3, pub3, lv3 = _prove_seeded(cs, bal, bytes(32))
+    assert p3 != p1 and lv3[0][5:] != lv1[0][5:]
+    _core.verify_liabilities(p1, pub1)
+    _core.verify_liabilities(p3, pub3)
+    # no seed: the OS CSPRNG, a different proof each time
+    assert _prove_seeded(cs, bal, None)[0] != _prove_seeded(cs, bal, None)[0]
+    for bad in (b"", bytes(31), bytes(33)):
+        with pytest.raises(ValueError, match="32 bytes"):
+            _prove_seeded(cs, bal, bad)
+
+
+def _key(c):
+    return (c[0] << 30) + c[1]
+
+
+def test_key_range_is_proven_and_public(proven):
+    cs, bal = proven[0], proven[1]
+    lo, hi = _key(cs[0]), _key(cs[-1]) + 4  # room for exactly the 3 padding leaves
+    proof, public, levels = _prove_seeded(cs, bal, None, (lo, hi))
+    assert (public["key_lo"], public["key_hi"]) == (lo, hi)
+    assert _core.verify_liabilities(proof, public)["key_lo"] == lo
+    for field, delta in (("key_lo", 1), ("key_lo", -1), ("key_hi", 1), ("key_hi", -1)):
+        p = dict(public)
+        p[field] += delta
+        with pytest.raises(ValueError):
+            _core.verify_liabilities(proof, p)
+    # a proof without key_range proves the full range [0, 2^60), and says so
+    _, _, _, full, _ = proven
+    assert (full["key_lo"], full["key_hi"]) == (0, _core.KEY_SPACE)
+    # the honest prover refuses customers outside the range, no room for padding, bad ranges
+    for rng in ((lo + 1, _core.KEY_SPACE), (0, _key(cs[-1])), (0, _key(cs[-1]) + 3), (5, 5),
+                (0, _core.KEY_SPACE + 1), (-1, 10)):
+        with pytest.raises(ValueError):
+            _prove_seeded(cs, bal, None, rng)

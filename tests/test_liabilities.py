@@ -13,6 +13,7 @@ from por.cli import main
 from por.inclusion import InclusionError
 from por.liabilities import LiabilitiesError, prove, verify, verify_user
 from por.snapshot import load_snapshot
+from por.store import open_store
 from por.synthetic import generate
 
 USERS = 60
@@ -22,9 +23,11 @@ USERS = 60
 def proven(tmp_path_factory):
     base = tmp_path_factory.mktemp("liab")
     generate(base / "round", USERS, 11)
-    r = prove(base / "round", base / "bundle")
+    r = prove(base / "round", base / "bundle", shard_height=5)  # 2 shards
+    with open_store(r.store_url) as st:
+        st.export(r.public["round_id"], base / "inclusion")
     generate(base / "round2", USERS, 12)
-    prove(base / "round2", base / "bundle2", write_inclusion=False)
+    prove(base / "round2", base / "bundle2", shard_height=5, write_inclusion=False)
     return base, r
 
 
@@ -44,12 +47,15 @@ def test_proof_verifies_and_totals_are_the_snapshots(proven):
         assert int(e) == snap.summary.equity[a]
         assert int(d) == snap.summary.debt[a]
     assert doc["max_customers"] >= USERS
-    assert len(list((base / "bundle" / "inclusion").iterdir())) == USERS
+    assert len(list((base / "inclusion").iterdir())) == USERS
+    assert doc["shard_count"] == 2
+    assert not (base / "bundle" / "inclusion").exists()
+    assert not (base / "bundle" / "round-secret.key").exists()
 
 
 def test_every_customer_is_included(proven):
     base, _ = proven
-    files = sorted((base / "bundle" / "inclusion").iterdir())
+    files = sorted((base / "inclusion").iterdir())
     for f in files[:10]:
         res = verify_user(f, base / "bundle")["inclusion"]
         assert res.account_id == json.loads(f.read_text())["account_id"]
@@ -63,6 +69,8 @@ def test_every_customer_is_included(proven):
     ("haircuts_bps", lambda v: [v[0] - 1] + v[1:]),
     ("round_id", lambda v: v + "x"),
     ("root", lambda v: ("0" if v[0] != "0" else "1") + v[1:]),
+    ("key_lo", lambda v: str(int(v) + 1)),
+    ("key_hi", lambda v: str(int(v) - 1)),
 ])
 def test_changed_public_value_fails(proven, field, change):
     base, _ = proven
@@ -79,7 +87,9 @@ def test_consistent_but_false_totals_fail_in_the_proof(proven):
     base, _ = proven
     b = _copy(base, "limbs")
     doc = json.loads((b / "public.json").read_text())
-    doc["limb_sums"][0][0] += 1
+    sh = doc["shards"][0]
+    sh["limb_sums"][0][0] += 1
+    sh["equity_totals"][0] = str(int(sh["equity_totals"][0]) + 1)
     doc["equity_totals"][0] = str(int(doc["equity_totals"][0]) + 1)
     (b / "public.json").write_text(json.dumps(doc))
     with pytest.raises(LiabilitiesError, match="does not verify"):
@@ -89,14 +99,15 @@ def test_consistent_but_false_totals_fail_in_the_proof(proven):
 def test_flipped_proof_bytes_fail(proven):
     base, _ = proven
     b = _copy(base, "flip")
-    proof = bytearray((b / "proof.bin").read_bytes())
+    pf = b / "shards" / "000001.bin"
+    proof = bytearray(pf.read_bytes())
     for pos in (0, 9, len(proof) // 3, len(proof) // 2, len(proof) - 1):
         bad = bytearray(proof)
         bad[pos] ^= 0x01
-        (b / "proof.bin").write_bytes(bytes(bad))
+        pf.write_bytes(bytes(bad))
         with pytest.raises(LiabilitiesError):
             verify(b)
-    (b / "proof.bin").write_bytes(bytes(proof[: len(proof) // 2]))
+    pf.write_bytes(bytes(proof[: len(proof) // 2]))
     with pytest.raises(LiabilitiesError):
         verify(b)
 
@@ -104,14 +115,14 @@ def test_flipped_proof_bytes_fail(proven):
 def test_proof_from_another_round_fails(proven):
     base, _ = proven
     b = _copy(base, "other")
-    shutil.copy(base / "bundle2" / "proof.bin", b / "proof.bin")
+    shutil.copy(base / "bundle2" / "shards" / "000000.bin", b / "shards" / "000000.bin")
     with pytest.raises(LiabilitiesError):
         verify(b)
 
 
 def test_tampered_inclusion_proof_fails(proven, tmp_path):
     base, _ = proven
-    f = sorted((base / "bundle" / "inclusion").iterdir())[0]
+    f = sorted((base / "inclusion").iterdir())[0]
     d = json.loads(f.read_text())
     sym = next(iter(d["balances"]))
     d["balances"][sym]["equity"] = str(int(d["balances"][sym]["equity"]) + 1)

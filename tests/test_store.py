@@ -146,3 +146,29 @@ def test_bad_urls(tmp_path):
     s = open_store("sqlite:///" + str(tmp_path / "u.db"))
     assert s.count("r") == 0
     s.close()
+
+
+def test_a_round_loads_every_inclusion_proof_into_the_store(store_url, tmp_path):
+    """`prove` bulk-loads every customer's proof; each one looked up verifies."""
+    from por.liabilities import prove, verify_user
+    from por.synthetic import generate
+
+    generate(tmp_path / "round", 40, 41)
+    r = prove(tmp_path / "round", tmp_path / "b" / "liabilities", shard_height=4, db=store_url)
+    assert r.store_url == store_url
+    rid = r.public["round_id"]
+    with open_store(store_url) as s:
+        assert s.rounds() == [rid]
+        assert s.count(rid) == 40
+        accounts = [a for a, _ in s.iter_round(rid)]
+        for acc in (accounts[0], accounts[17], accounts[-1]):
+            data = s.get(rid, acc)
+            assert data is not None and len(data) < 2048
+            f = tmp_path / "p.json"
+            f.write_bytes(data)
+            res = verify_user(f, tmp_path / "b" / "liabilities")["inclusion"]
+            assert res.account_id == acc
+        # a resumed round loads again: still one row per customer
+        prove(tmp_path / "round", tmp_path / "b" / "liabilities", shard_height=4, db=store_url)
+        assert s.count(rid) == 40
+    assert not (tmp_path / "b.private" / "proofs.db").exists()

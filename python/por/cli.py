@@ -126,15 +126,26 @@ def _progress_bar(description: str):
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Throughput: items per second."""
+
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
 
     return Progress(
         TextColumn(f"[bold]{description}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,
@@ -319,32 +330,68 @@ def _totals_table(title: str, rows: list[dict]) -> None:
     console.print(t)
 
 
+def _shard_size(value: str) -> int:
+    """'4096' or '2^12' -> 12 (the shard height)."""
+    v = value.strip()
+    try:
+        n = 1 << int(v[2:]) if v.startswith("2^") else int(v)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or 2^k") from None
+    if n < 2 or n & (n - 1):
+        raise click.BadParameter(f"{value!r}: the shard size is a power of two >= 2")
+    return n.bit_length() - 1
+
+
 @prove.command("liabilities")
 @click.option("--snapshot", "snapshot_dir", required=True, type=click.Path(file_okay=False),
               help="The round's snapshot directory (see `por snapshot check`).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Bundle directory to write (created if missing).")
-@click.option("--no-inclusion", is_flag=True, help="Do not write per-customer inclusion proofs.")
+              help="Public directory to write, e.g. BUNDLE/liabilities (created if missing).")
+@click.option("--private", "private_dir", type=click.Path(file_okay=False), default=None,
+              help="Private directory (round secret, finished shards, default proof store). "
+                   "Default: BUNDLE.private for OUT = BUNDLE/liabilities, else OUT.private; mode 0700.")
+@click.option("--shard-size", default="2^12", show_default=True,
+              help="Customers per shard proof, a power of two (4096 or 2^12). "
+                   "2^12 needs about 2.2 GB and 7 s per shard, 2^14 about 9 GB and 29 s.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where shards are proven: a local process pool, or Ray.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Local executor: shard proofs at once (each uses every core already).")
+@click.option("--ray-address", default=None,
+              help="Ray executor: the cluster address (e.g. 10.0.0.5:6379); none = a local Ray.")
+@click.option("--db", default=None,
+              help="Proof store URL for the per-customer inclusion proofs: sqlite:///path.db or "
+                   "postgresql://user@host:port/db. Default: PRIVATE/proofs.db (SQLite).")
+@click.option("--no-inclusion", is_flag=True, help="Do not make per-customer inclusion proofs.")
 @json_option
-def prove_liabilities_cmd(snapshot_dir: str, out_dir: str, no_inclusion: bool, as_json: bool) -> None:
-    """Prove the round's liabilities in zero knowledge.
+def prove_liabilities_cmd(snapshot_dir: str, out_dir: str, private_dir: str | None,
+                          shard_size: str, executor: str, workers: int, ray_address: str | None,
+                          db: str | None, no_inclusion: bool, as_json: bool) -> None:
+    """Prove the round's liabilities in zero knowledge, shard by shard.
 
-    Validates the snapshot, commits every customer behind a secret nonce, and proves on
-    Plonky3 that every balance is in [0, 2^64), that the per-asset totals of equity and debt
-    are exact, that every customer is solvent under the published prices and haircuts, that
-    every leaf binds every per-asset balance under the Merkle root, and that the account
-    commitments are distinct.
+    Validates the snapshot, commits every customer behind a secret nonce, cuts the customers
+    (sorted by commitment) into shards and proves each on Plonky3: every balance is in
+    [0, 2^64), the per-asset totals of equity and debt are exact, every customer is solvent
+    under the published prices and haircuts, every leaf binds every per-asset balance under
+    the shard root, and every commitment lies in the shard's key range (so all are distinct).
+    The shards are bound into one global statement: one root, exact per-asset totals.
 
-    Writes to OUT:
-
-    - `public.json`, `proof.bin` - publish these;
-    - `inclusion/<account>.json` - one per customer: give each customer only their own;
-    - `round-secret.key` - the operator's nonce secret: never publish it.
+    Writes to OUT (publish these): `public.json`, `shards/NNNNNN.bin`.
+    Writes to PRIVATE (never publish; default `BUNDLE.private/` for `--out BUNDLE/liabilities`): `round-secret.key`, finished shards (a killed run
+    resumes from them when re-run), and the proof store with every customer's inclusion
+    proof (`por proofs export` writes them out as files).
     """
+    from por.executors import ExecutorError
     from por.liabilities import LiabilitiesError, prove, totals_table
     from por.snapshot import SnapshotError
+    from por.store import StoreError
 
-    bar = _progress_bar("proving liabilities")
+    try:
+        height = _shard_size(shard_size)
+    except click.BadParameter as exc:
+        fail(as_json, f"--shard-size: {exc.message}")
+        return
+    bar = _progress_bar("liabilities")
     tasks: dict[str, int] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -354,28 +401,112 @@ def prove_liabilities_cmd(snapshot_dir: str, out_dir: str, no_inclusion: bool, a
 
     try:
         with bar:
-            r = prove(snapshot_dir, out_dir, write_inclusion=not no_inclusion, progress=progress)
+            r = prove(snapshot_dir, out_dir, private=private_dir, shard_height=height,
+                      executor=executor, workers=workers, ray_address=ray_address, db=db,
+                      write_inclusion=not no_inclusion, progress=progress)
     except SnapshotError as exc:
         fail(as_json, f"the snapshot {snapshot_dir} is not valid; nothing was proven",
              [str(i) for i in exc.issues])
         return
-    except (LiabilitiesError, ValueError, OSError) as exc:
+    except (LiabilitiesError, ExecutorError, StoreError, ValueError, OSError) as exc:
         fail(as_json, str(exc))
         return
     rows = totals_table(r.public)
-    doc = {"ok": True, "bundle": str(r.bundle), "round_id": r.public["round_id"],
-           "customers": r.customers, "tree_height": r.public["tree_height"],
-           "proof_bytes": r.proof_bytes, "root": r.public["root"], "totals": rows,
-           "inclusion_dir": None if no_inclusion else str(r.inclusion_dir)}
+    doc = {"ok": True, "bundle": str(r.bundle), "private": str(r.private),
+           "round_id": r.public["round_id"], "customers": r.customers,
+           "tree_height": r.public["tree_height"], "shards": r.shards,
+           "shard_height": r.public["shard_height"], "shards_reused": r.shards_reused,
+           "proof_bytes": r.proof_bytes, "root": r.public["root"], "store": r.store_url,
+           "timings_s": {k: round(v, 3) for k, v in r.timings.items()}, "totals": rows}
 
     def render() -> None:
-        console.print(f"[green]proved[/] the liabilities of {r.customers} customers "
-                      f"(tree height {r.public['tree_height']}, proof {r.proof_bytes:,} bytes)")
+        console.print(f"[green]proved[/] the liabilities of {r.customers:,} customers in "
+                      f"{r.shards} shard(s) of 2^{r.public['shard_height']} "
+                      f"({r.shards_reused} reused from an earlier run); global tree height "
+                      f"{r.public['tree_height']}, proofs {r.proof_bytes:,} bytes")
         console.print(f"root {r.public['root']}")
         _totals_table(f"proven totals, round {r.public['round_id']}", rows)
-        console.print(f"bundle: {r.bundle}")
+        console.print(f"public: {r.bundle}   private: {r.private}")
+        if r.store_url:
+            console.print(f"inclusion proofs: {r.store_url}")
 
     emit(as_json, doc, render)
+
+
+@main.group()
+def proofs() -> None:
+    """The proof store: every customer's inclusion proof, by round and account id."""
+
+
+def _store_url(db: str | None, private_dir: str | None) -> str:
+    if db:
+        return db
+    if private_dir:
+        from pathlib import Path
+
+        return "sqlite:///" + str((Path(private_dir) / "proofs.db").absolute())
+    raise click.UsageError("give --db URL or --private DIR")
+
+
+@proofs.command("export")
+@click.option("--db", default=None, help="Proof store URL (sqlite:///path.db, postgresql://...).")
+@click.option("--private", "private_dir", type=click.Path(file_okay=False), default=None,
+              help="Or: the round's private directory (its proofs.db).")
+@click.option("--round", "round_id", default=None,
+              help="The round id (may be left out when the store holds one round).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for one JSON file per customer.")
+@json_option
+def proofs_export_cmd(db, private_dir, round_id, out_dir, as_json) -> None:
+    """Write every customer's inclusion proof of a round as one JSON file each."""
+    from pathlib import Path
+
+    from por.store import StoreError, open_store
+
+    try:
+        with open_store(_store_url(db, private_dir)) as st:
+            if round_id is None:
+                have = st.rounds()
+                if len(have) != 1:
+                    fail(as_json, f"the store holds rounds {have}: name one with --round")
+                round_id = have[0]
+            total = st.count(round_id)
+            if total == 0:
+                fail(as_json, f"the store has no proofs for round {round_id!r} "
+                              f"(rounds: {', '.join(st.rounds()) or 'none'})")
+            bar = _progress_bar("export")
+            task = bar.add_task("inclusion proofs", total=total)
+            with bar:
+                n = st.export(round_id, Path(out_dir),
+                              progress=lambda done, _t: bar.update(task, completed=done))
+    except (StoreError, OSError) as exc:
+        fail(as_json, str(exc))
+        return
+    emit(as_json, {"ok": True, "round_id": round_id, "exported": n, "out": out_dir},
+         lambda: console.print(f"[green]exported[/] {n:,} inclusion proofs of round "
+                               f"{round_id} to {out_dir}"))
+
+
+@proofs.command("get")
+@click.option("--db", default=None, help="Proof store URL (sqlite:///path.db, postgresql://...).")
+@click.option("--private", "private_dir", type=click.Path(file_okay=False), default=None,
+              help="Or: the round's private directory (its proofs.db).")
+@click.option("--round", "round_id", required=True, help="The round id.")
+@click.option("--account", required=True, help="The customer's account id.")
+def proofs_get_cmd(db, private_dir, round_id, account) -> None:
+    """Print one customer's inclusion proof (JSON) from the store."""
+    from por.store import StoreError, open_store
+
+    try:
+        with open_store(_store_url(db, private_dir)) as st:
+            data = st.get(round_id, account)
+    except StoreError as exc:
+        fail(False, str(exc))
+        return
+    if data is None:
+        fail(False, f"no proof for account {account!r} in round {round_id!r}")
+        return
+    sys.stdout.write(data.decode() + "\n")
 
 
 @verify.command("liabilities")
@@ -390,14 +521,24 @@ def verify_liabilities_cmd(bundle: str, as_json: bool) -> None:
     """
     from por.liabilities import LiabilitiesError, totals_table, verify
 
+    bar = _progress_bar("verifying")
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
     try:
-        doc = verify(bundle)
+        with bar:
+            doc = verify(bundle, progress=progress)
     except LiabilitiesError as exc:
         fail(as_json, f"{bundle}: {exc}")
         return
     rows = totals_table(doc)
     out = {"ok": True, "round_id": doc["round_id"], "root": doc["root"],
            "tree_height": doc["tree_height"], "max_customers": doc["max_customers"],
+           "shards": doc.get("shard_count", 1),
            "prices": dict(zip(doc["assets"], doc["prices"])),
            "haircuts_bps": dict(zip(doc["assets"], doc["haircuts_bps"])), "totals": rows}
 

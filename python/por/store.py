@@ -7,7 +7,8 @@ proof service answers ``GET /api/v1/proof`` from it with one indexed lookup.
 Two back ends behind one interface (:class:`ProofStore`):
 
 * **SQLite** (the default; ``sqlite:///abs/path.db`` or a plain file path): one file, WAL
-  journal, one table keyed by ``(round_id, account_id)``, bulk inserts in large transactions;
+  journal, 16 KiB pages, one table keyed by ``(round_id, account_id)``, bulk inserts in large
+  transactions;
 * **PostgreSQL** (``postgresql://user@host:port/db``, psycopg 3): bulk load with ``COPY`` into
   a temporary table, then one ``INSERT ... ON CONFLICT`` into the real table.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -106,22 +107,27 @@ class ProofStore:
     def close(self) -> None:
         raise NotImplementedError
 
-    def export(self, round_id: str, out_dir: Path) -> int:
+    def export(self, round_id: str, out_dir: Path,
+               progress: Callable[[int, int], None] | None = None) -> int:
         """Write one JSON file per customer of the round into ``out_dir``; return the count.
 
         File names follow docs/liabilities-bundle.md (the account id when it is plain, else
-        ``sha256-<hex>.json``); every file is written atomically.
+        ``sha256-<hex>.json``); every file is written atomically (temporary file, rename;
+        one ``sync`` at the end). ``progress(done, total)`` is called every 1,024 files.
         """
         from por.liabilities import _atomic_write, safe_filename
 
         round_id = _check_round(round_id)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        total = self.count(round_id) if progress else 0
         n = 0
         for account_id, proof in self.iter_round(round_id):
             data = proof if proof.endswith(b"\n") else proof + b"\n"
             _atomic_write(out / safe_filename(account_id), data, fsync=False)
             n += 1
+            if progress and (n % 1024 == 0 or n == total):
+                progress(n, total)
         if n:
             os.sync()  # one flush for all files (an fsync per file costs ~ms each at 10^6)
         return n
@@ -153,10 +159,11 @@ class SQLiteStore(ProofStore):
         self._lock = threading.Lock()
         self._closed = False
         con = self._con()
-        with con:
-            con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (round_id TEXT NOT NULL, "
-                        "account_id TEXT NOT NULL, proof BLOB NOT NULL, "
-                        "PRIMARY KEY (round_id, account_id)) WITHOUT ROWID")
+        # A rowid table (proofs are ~1.5 KB: too big for WITHOUT ROWID) on 16 KiB pages: the
+        # file is ~1.05x the proofs' bytes (4 KiB pages: ~1.4x).
+        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (round_id TEXT NOT NULL, "
+                    "account_id TEXT NOT NULL, proof BLOB NOT NULL, "
+                    "PRIMARY KEY (round_id, account_id))")
 
     def _con(self) -> sqlite3.Connection:
         if self._closed:
@@ -166,6 +173,7 @@ class SQLiteStore(ProofStore):
             try:
                 con = sqlite3.connect(self.path, timeout=60, isolation_level=None,
                                       check_same_thread=False)
+                con.execute("PRAGMA page_size=16384")  # takes effect on a new file only
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
@@ -189,6 +197,7 @@ class SQLiteStore(ProofStore):
                 raise
             con.execute("COMMIT")
             n += len(batch)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the bulk load into the main file
         return n
 
     def get(self, round_id: str, account_id: str) -> bytes | None:

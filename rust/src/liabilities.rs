@@ -5,11 +5,13 @@ use core::borrow::BorrowMut;
 use core::mem::MaybeUninit;
 
 use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
-use p3_challenger::DuplexChallenger;
+use p3_challenger::{
+    CanObserve, CanSample, CanSampleBits, DuplexChallenger, FieldChallenger, GrindingChallenger,
+};
 use p3_commit::ExtensionMmcs;
 use p3_dft::Radix2DitParallel;
 use p3_field::extension::BinomialExtensionField;
-use p3_field::{Field, PrimeCharacteristicRing, PrimeField32};
+use p3_field::{Field, PrimeCharacteristicRing, PrimeField32, PrimeField64};
 use p3_fri::{FriParameters, HidingFriPcs};
 use p3_koala_bear::{
     default_koalabear_poseidon2_16, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
@@ -25,8 +27,8 @@ use p3_uni_stark::{
     prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, StarkConfig,
     SubAirBuilder,
 };
-use rand10::rngs::StdRng;
-use rand10::SeedableRng;
+use rand10::rngs::ChaCha20Rng;
+use rand10::{RngExt, SeedableRng};
 
 use crate::hash::{self, Digest, F};
 
@@ -43,7 +45,9 @@ pub const MAX_WEIGHT_BITS: u32 = 64;
 pub const MAX_HAIRCUT_BP: u64 = 10_000;
 
 pub const PROOF_MAGIC: &[u8; 8] = b"PORLIAB\0";
-pub const PROOF_VERSION: u32 = 1;
+pub const PROOF_VERSION: u32 = 2;
+/// Sort keys are 60-bit: key = c0 * 2^30 + c1 with c0, c1 < 2^30.
+pub const KEY_SPACE: u64 = 1 << 60;
 
 pub const LOG_BLOWUP: usize = 2;
 pub const NUM_QUERIES: usize = 42;
@@ -157,8 +161,12 @@ impl Layout {
     pub fn pv_root(&self) -> usize {
         self.pv_sums() + 8 * self.k
     }
-    pub fn num_public(&self) -> usize {
+    /// 4 x 15-bit limbs of key_lo, then 4 x 15-bit limbs of key_hi - 1.
+    pub fn pv_keys(&self) -> usize {
         self.pv_root() + 8
+    }
+    pub fn num_public(&self) -> usize {
+        self.pv_keys() + 8
     }
 }
 
@@ -254,6 +262,7 @@ impl BaseAir<F> for LiabilitiesAir {
                 Kind::Block(b) => {
                     if b == 0 {
                         row[P_B0] = F::ONE;
+                        // leaf 0 is compared against key_lo by a first-row constraint
                         if leaf > 0 {
                             row[P_KCMP] = F::ONE;
                         }
@@ -347,21 +356,32 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             bitsum::<AB>(&bits[0..15]),
             bitsum::<AB>(&bits[15..30]),
         ];
-        for t in 0..4 {
-            // kc = limbs of the most recent key strictly before this row
-            let kc = loc[lay.kc + t];
-            builder.when_first_row().assert_zero(kc);
-            builder
-                .when_transition()
-                .assert_eq(nxt[lay.kc + t], kc.into() + pl[P_B0] * (klimb[t].clone() - kc.into()));
-            // key - prev - 1 = sum d_t 2^(15t) with borrows
+        // a - b - sub = sum d_t 2^(15t) >= 0 with 15-bit d_t (bits 60..120) and boolean borrows
+        // (bits 120..123); every term is < 2^17, so the limb equations hold over the integers.
+        let key_diff = |t: usize, a: AB::Expr, b: AB::Expr, sub: AB::Expr| -> AB::Expr {
             let d_t = bitsum::<AB>(&bits[60 + 15 * t..75 + 15 * t]);
             let b_in: AB::Expr = if t == 0 { AB::Expr::ZERO } else { bits[120 + t - 1].into() };
             let b_out: AB::Expr = if t == 3 { AB::Expr::ZERO } else { bits[120 + t].into() };
+            a - b - sub - b_in + b_out * AB::F::from_u64(1 << 15) - d_t
+        };
+        for t in 0..4 {
+            // kc = limbs of the most recent key strictly before this row (key_lo on row 0)
+            let kc = loc[lay.kc + t];
+            builder.when_first_row().assert_eq(kc, pubs[lay.pv_keys() + t].clone());
+            builder
+                .when_transition()
+                .assert_eq(nxt[lay.kc + t], kc.into() + pl[P_B0] * (klimb[t].clone() - kc.into()));
+            // leaf i > 0: key - prev - 1 >= 0; leaf 0 (row 0): key - key_lo >= 0
             let sub1 = if t == 0 { AB::Expr::ONE } else { AB::Expr::ZERO };
-            builder.when(pl[P_KCMP]).assert_zero(
-                klimb[t].clone() - kc.into() - sub1 - b_in + b_out * AB::F::from_u64(1 << 15) - d_t,
-            );
+            builder.when(pl[P_KCMP]).assert_zero(key_diff(t, klimb[t].clone(), kc.into(), sub1));
+            builder.when_first_row().assert_zero(key_diff(t, klimb[t].clone(), kc.into(), AB::Expr::ZERO));
+            // last row (a padding row, kc = the last leaf's key): (key_hi - 1) - key >= 0
+            builder.when_last_row().assert_zero(key_diff(
+                t,
+                pubs[lay.pv_keys() + 4 + t].clone(),
+                kc.into(),
+                AB::Expr::ZERO,
+            ));
         }
         // (g) per-asset limb sums, (h) per-customer solvency accumulators
         for ai in 0..2 * lay.k {
@@ -466,15 +486,83 @@ type ValMmcs = MerkleTreeHidingMmcs<
     <Val as Field>::Packing,
     MyHash,
     MyCompress,
-    StdRng,
+    ChaCha20Rng,
     2,
     8,
     4,
 >;
 type ChallengeMmcs = ExtensionMmcs<Val, Challenge, ValMmcs>;
-type Challenger = DuplexChallenger<Val, Perm16, 16, 8>;
+type InnerChallenger = DuplexChallenger<Val, Perm16, 16, 8>;
+type Challenger = DetChallenger;
+
+/// Plonky3's duplex challenger with a DETERMINISTIC proof-of-work search: the smallest passing
+/// witness (Plonky3's own `grind` returns whichever parallel worker finds one first, which
+/// would make seeded proofs depend on thread timing). Every observation and sample is the inner
+/// challenger's, so the transcript and the verifier's checks are unchanged.
+#[derive(Clone, Debug)]
+pub struct DetChallenger(InnerChallenger);
+
+impl<T> CanObserve<T> for DetChallenger
+where
+    InnerChallenger: CanObserve<T>,
+{
+    fn observe(&mut self, value: T) {
+        self.0.observe(value)
+    }
+    fn observe_slice(&mut self, values: &[T])
+    where
+        T: Clone,
+    {
+        self.0.observe_slice(values)
+    }
+}
+
+impl<T> CanSample<T> for DetChallenger
+where
+    InnerChallenger: CanSample<T>,
+{
+    fn sample(&mut self) -> T {
+        self.0.sample()
+    }
+}
+
+impl CanSampleBits<usize> for DetChallenger {
+    fn sample_bits(&mut self, bits: usize) -> usize {
+        self.0.sample_bits(bits)
+    }
+}
+
+impl FieldChallenger<Val> for DetChallenger {}
+
+impl GrindingChallenger for DetChallenger {
+    type Witness = Val;
+
+    fn grind(&mut self, bits: usize) -> Val {
+        if bits == 0 {
+            return Val::ZERO;
+        }
+        assert!(bits < 31, "proof-of-work bits must be < 31");
+        const CHUNK: u64 = 1 << 12;
+        let order = Val::ORDER_U64;
+        let mut start = 0u64;
+        while start < order {
+            let end = (start + CHUNK).min(order);
+            let found = (start..end).into_par_iter().find_first(|&c| {
+                let mut ch = self.0.clone();
+                ch.check_witness(bits, Val::from_u64(c))
+            });
+            if let Some(c) = found {
+                let w = Val::from_u64(c);
+                assert!(self.0.check_witness(bits, w));
+                return w;
+            }
+            start = end;
+        }
+        panic!("no proof-of-work witness in the field");
+    }
+}
 type Dft = Radix2DitParallel<Val>;
-type Pcs = HidingFriPcs<Val, Dft, ValMmcs, ChallengeMmcs, StdRng>;
+type Pcs = HidingFriPcs<Val, Dft, ValMmcs, ChallengeMmcs, ChaCha20Rng>;
 pub type MyConfig = StarkConfig<Pcs, Challenge, Challenger>;
 pub type LiabProof = p3_uni_stark::Proof<MyConfig>;
 
@@ -497,15 +585,37 @@ fn os_seed() -> [u8; 32] {
     s
 }
 
+/// The prover's single source of randomness: ChaCha20 keyed by `seed`, or by 32 bytes from the
+/// OS CSPRNG when no seed is given. Padding keys and commitments, the hiding PCS's random
+/// codewords and the Merkle salts are all drawn from it in a fixed (sequential) order, so a
+/// seeded proof is byte-for-byte reproducible regardless of the thread count.
+pub fn prover_rng(seed: Option<[u8; 32]>) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed(seed.unwrap_or_else(os_seed))
+}
+
 /// The prover's config masks with OS randomness; the verifier's RNG is never used.
 pub fn make_config(prover: bool) -> MyConfig {
-    let seed = |tag: u8| if prover { os_seed() } else { [tag; 32] };
+    if prover {
+        make_prover_config(&mut prover_rng(None))
+    } else {
+        make_config_from_seeds([1; 32], [2; 32])
+    }
+}
+
+/// The prover's config, its masking randomness drawn from `rng`.
+pub fn make_prover_config(rng: &mut ChaCha20Rng) -> MyConfig {
+    let a: [u8; 32] = rng.random();
+    let b: [u8; 32] = rng.random();
+    make_config_from_seeds(a, b)
+}
+
+fn make_config_from_seeds(mmcs_seed: [u8; 32], pcs_seed: [u8; 32]) -> MyConfig {
     let perm = default_koalabear_poseidon2_16();
     let val_mmcs = ValMmcs::new(
         MyHash::new(perm.clone()),
         MyCompress::new(perm.clone()),
         0,
-        StdRng::from_seed(seed(1)),
+        ChaCha20Rng::from_seed(mmcs_seed),
     );
     let challenge_mmcs = ChallengeMmcs::new(val_mmcs.clone());
     let pcs = Pcs::new(
@@ -513,9 +623,9 @@ pub fn make_config(prover: bool) -> MyConfig {
         val_mmcs,
         fri_params(challenge_mmcs),
         NUM_RANDOM_CODEWORDS,
-        StdRng::from_seed(seed(2)),
+        ChaCha20Rng::from_seed(pcs_seed),
     );
-    MyConfig::new(pcs, Challenger::new(perm))
+    MyConfig::new(pcs, DetChallenger(InnerChallenger::new(perm)))
 }
 
 // ---------------------------------------------------------------- statement & witness
@@ -529,6 +639,9 @@ pub struct Public {
     /// limb sums S[a][j] for a in 0..2K (equity then debt), j in 0..4
     pub limb_sums: Vec<[u64; 4]>,
     pub root: Digest,
+    /// Every leaf's sort key (padding included) lies in [key_lo, key_hi).
+    pub key_lo: u64,
+    pub key_hi: u64,
 }
 
 impl Public {
@@ -572,52 +685,80 @@ impl Public {
             }
         }
         v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
+        check_key_range(self.key_lo, self.key_hi)?;
+        for t in 0..4 {
+            v[lay.pv_keys() + t] = F::from_u64((self.key_lo >> (15 * t)) & 0x7fff);
+            v[lay.pv_keys() + 4 + t] = F::from_u64(((self.key_hi - 1) >> (15 * t)) & 0x7fff);
+        }
         Ok(v)
     }
 }
 
+pub fn check_key_range(lo: u64, hi: u64) -> Result<(), String> {
+    if !(lo < hi && hi <= KEY_SPACE) {
+        return Err(format!("key range [{lo}, {hi}) is not a non-empty sub-range of [0, 2^60)"));
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
 pub struct Witness {
     pub commitments: Vec<Digest>,
     pub balances: Vec<Vec<u64>>,
 }
 
-fn key(c: &Digest) -> u64 {
+pub fn key(c: &Digest) -> u64 {
     ((c[0].as_canonical_u32() as u64) << 30) | c[1].as_canonical_u32() as u64
 }
 
-/// Pads to 2^h leaves with zero balances and CSPRNG commitments above the last key.
-pub fn pad_witness(mut wit: Witness, k: usize, h: usize) -> Result<Witness, String> {
+/// Pads to 2^h leaves with zero balances and CSPRNG commitments above the last key
+/// (full key range, OS randomness).
+pub fn pad_witness(wit: Witness, k: usize, h: usize) -> Result<Witness, String> {
+    pad_witness_in(wit, k, h, 0, KEY_SPACE, &mut prover_rng(None))
+}
+
+/// Pads to 2^h leaves with zero balances and commitments whose keys are distinct, uniformly
+/// drawn from (last real key, key_hi) (from [key_lo, key_hi) when there is no customer), and
+/// whose other six elements are uniform field elements, all from `rng`.
+pub fn pad_witness_in(
+    mut wit: Witness,
+    k: usize,
+    h: usize,
+    key_lo: u64,
+    key_hi: u64,
+    rng: &mut ChaCha20Rng,
+) -> Result<Witness, String> {
+    check_key_range(key_lo, key_hi)?;
     let n = wit.commitments.len();
     let cap = 1usize << h;
     if n > cap {
         return Err(format!("{n} customers do not fit a tree of height {h}"));
     }
     let last = if n == 0 { None } else { Some(key(&wit.commitments[n - 1])) };
-    let lo = last.map_or(0, |x| x + 1);
-    let need = cap - n;
-    let space = (1u64 << 60) - lo;
-    if (need as u64) > space {
-        return Err("no room for padding keys above the last key".into());
+    let start = last.map_or(key_lo, |x| (x + 1).max(key_lo));
+    let need = (cap - n) as u64;
+    let space = key_hi.saturating_sub(start);
+    if need > space {
+        return Err(format!(
+            "no room for {need} padding keys in [{start}, {key_hi}) above the last customer's key"
+        ));
     }
-    let mut keys: Vec<u64> = Vec::new();
-    while keys.len() < need {
-        let mut buf = [0u8; 8];
-        rand::fill(&mut buf[..]);
-        let x = lo + u64::from_le_bytes(buf) % space;
-        keys.push(x);
-        if keys.len() == need {
-            keys.sort_unstable();
-            keys.dedup();
+    // Floyd's sampling of `need` distinct offsets in [0, space); sorted, so deterministic.
+    let mut chosen = std::collections::HashSet::with_capacity(need as usize);
+    for j in (space - need)..space {
+        let t = rng.random_range(0..=j);
+        if !chosen.insert(t) {
+            chosen.insert(j);
         }
     }
+    let mut keys: Vec<u64> = chosen.into_iter().map(|x| start + x).collect();
+    keys.sort_unstable();
     for kk in keys {
         let mut c = [F::ZERO; 8];
         c[0] = F::from_u64(kk >> 30);
         c[1] = F::from_u64(kk & ((1 << 30) - 1));
         for e in c.iter_mut().skip(2) {
-            let mut buf = [0u8; 4];
-            rand::fill(&mut buf[..]);
-            *e = F::from_u32(u32::from_le_bytes(buf) % hash::MODULUS);
+            *e = rng.random::<F>();
         }
         wit.commitments.push(c);
         wit.balances.push(vec![0; 2 * k]);
@@ -675,6 +816,12 @@ fn fill_perm(row: &mut [F], input: [F; W], air: &LiabilitiesAir) {
 
 /// Honest witness checks: the prover refuses a witness that breaks the statement.
 pub fn check_witness(air: &LiabilitiesAir, wit: &Witness) -> Result<(), String> {
+    check_witness_in(air, wit, 0, KEY_SPACE)
+}
+
+/// As [`check_witness`], and every customer's sort key must lie in [key_lo, key_hi).
+pub fn check_witness_in(air: &LiabilitiesAir, wit: &Witness, key_lo: u64, key_hi: u64) -> Result<(), String> {
+    check_key_range(key_lo, key_hi)?;
     let k = air.lay.k;
     if wit.commitments.len() != wit.balances.len() {
         return Err("commitments and balances differ in length".into());
@@ -685,6 +832,9 @@ pub fn check_witness(air: &LiabilitiesAir, wit: &Witness) -> Result<(), String> 
             return Err(format!("customer {i}: commitment elements 0 and 1 must be < 2^30"));
         }
         let kk = key(c);
+        if kk < key_lo || kk >= key_hi {
+            return Err(format!("customer {i}: sort key {kk} outside the key range [{key_lo}, {key_hi})"));
+        }
         if let Some(p) = prev {
             if kk <= p {
                 return Err(format!("customer {i}: sort key not strictly increasing"));
@@ -702,8 +852,38 @@ pub fn check_witness(air: &LiabilitiesAir, wit: &Witness) -> Result<(), String> 
     Ok(())
 }
 
-/// Build the main trace and the public values (limb sums, root). `wit` must be padded.
+/// Write a - b - sub as four 15-bit limbs d_t (bits 60..120) with borrows (bits 120..123).
+/// Wrong (negative) differences are written as their wrapped limbs: the AIR then fails.
+fn set_key_diff(row: &mut [F], a: u64, b: u64, sub: u64) {
+    let mut borrow = 0i64;
+    for t in 0..4 {
+        let x = ((a >> (15 * t)) & 0x7fff) as i64;
+        let y = ((b >> (15 * t)) & 0x7fff) as i64;
+        let mut dd = x - y - if t == 0 { sub as i64 } else { 0 } - borrow;
+        borrow = (dd < 0) as i64;
+        if dd < 0 {
+            dd += 1 << 15;
+        }
+        set_bits(row, 60 + 15 * t, 15, dd as u64);
+        if t < 3 {
+            set_bits(row, 120 + t, 1, borrow as u64);
+        }
+    }
+}
+
+/// Build the main trace and the public values (limb sums, root) for the full key range.
 pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+    generate_trace_in(air, wit, 0, KEY_SPACE)
+}
+
+/// Build the main trace and the public values (limb sums, root). `wit` must be padded; its keys
+/// are compared against [key_lo, key_hi).
+pub fn generate_trace_in(
+    air: &LiabilitiesAir,
+    wit: &Witness,
+    key_lo: u64,
+    key_hi: u64,
+) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
     let lay = &air.lay;
     let wd = lay.width;
     let nleaf = 1usize << lay.h;
@@ -749,22 +929,9 @@ pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>
                         set_bits(row, 0, 30, c[0].as_canonical_u32() as u64);
                         set_bits(row, 30, 30, c[1].as_canonical_u32() as u64);
                         if i > 0 {
-                            let pk = key(&wit.commitments[i - 1]);
-                            let ck = key(c);
-                            let mut borrow = 0i64;
-                            for t in 0..4 {
-                                let a = ((ck >> (15 * t)) & 0x7fff) as i64;
-                                let p = ((pk >> (15 * t)) & 0x7fff) as i64;
-                                let mut dd = a - p - (t == 0) as i64 - borrow;
-                                borrow = (dd < 0) as i64;
-                                if dd < 0 {
-                                    dd += 1 << 15;
-                                }
-                                set_bits(row, 60 + 15 * t, 15, dd as u64);
-                                if t < 3 {
-                                    set_bits(row, 120 + t, 1, borrow as u64);
-                                }
-                            }
+                            set_key_diff(row, key(c), key(&wit.commitments[i - 1]), 1);
+                        } else {
+                            set_key_diff(row, key(c), key_lo, 0);
                         }
                     }
                     fill_perm(row, state, air);
@@ -796,7 +963,7 @@ pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>
     fill_perm(&mut zero_row, [F::ZERO; W], air);
     let mut acc = vec![0u64; 8 * lay.k];
     let mut v = [0i64; NPOS];
-    let mut kc = [0u64; 4];
+    let mut kc: [u64; 4] = core::array::from_fn(|t| (key_lo >> (15 * t)) & 0x7fff);
     let mut ks = [0u64; 4];
     let mut leaf_ctr = 0;
     for (r, (kind, leaf)) in sched.iter().enumerate() {
@@ -864,6 +1031,10 @@ pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>
         }
     }
     let _ = ks;
+    // the last row (padding): (key_hi - 1) - last key >= 0
+    let last_key = wit.commitments.last().map_or(key_lo, key);
+    let nr = lay.n_rows;
+    set_key_diff(&mut vals[(nr - 1) * wd..nr * wd], key_hi - 1, last_key, 0);
     let root = stack[0];
     let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|j| acc[4 * ai + j])).collect();
     (RowMajorMatrix::new(vals, wd), sums, root)
@@ -876,7 +1047,17 @@ pub fn log_rows(lay: &Layout) -> usize {
 
 /// Prove a trace as is (no witness checks): used by the prover and by soundness tests.
 pub fn prove_trace(air: &LiabilitiesAir, trace: RowMajorMatrix<F>, pubs: &[F]) -> Result<Vec<u8>, String> {
-    let config = make_config(true);
+    prove_trace_with(air, trace, pubs, &mut prover_rng(None))
+}
+
+/// Prove a trace, every masking value drawn from `rng`.
+pub fn prove_trace_with(
+    air: &LiabilitiesAir,
+    trace: RowMajorMatrix<F>,
+    pubs: &[F],
+    rng: &mut ChaCha20Rng,
+) -> Result<Vec<u8>, String> {
+    let config = make_prover_config(rng);
     // Preprocessed columns are public: commit them with the verifier's fixed salts so that the
     // verifier recomputes the same commitment from its own AIR.
     let pre = make_config(false);
@@ -901,15 +1082,27 @@ pub fn prove(public_in: &Public, wit: Witness) -> Result<(Vec<u8>, Public), Stri
 
 /// Prove; also returns the padded witness (for the customers' inclusion paths).
 pub fn prove_padded(public_in: &Public, wit: Witness) -> Result<(Vec<u8>, Public, Witness), String> {
+    prove_padded_seeded(public_in, wit, None)
+}
+
+/// Prove with all prover randomness from ChaCha20(`seed`) (OS randomness when `None`).
+/// The key range is `public_in.key_lo .. public_in.key_hi`.
+pub fn prove_padded_seeded(
+    public_in: &Public,
+    wit: Witness,
+    seed: Option<[u8; 32]>,
+) -> Result<(Vec<u8>, Public, Witness), String> {
     let air = LiabilitiesAir::new(public_in.k, public_in.h, &public_in.prices, &public_in.haircuts)?;
-    check_witness(&air, &wit)?;
-    let wit = pad_witness(wit, air.lay.k, air.lay.h)?;
-    let (trace, sums, root) = generate_trace(&air, &wit);
+    let (lo, hi) = (public_in.key_lo, public_in.key_hi);
+    check_witness_in(&air, &wit, lo, hi)?;
+    let mut rng = prover_rng(seed);
+    let wit = pad_witness_in(wit, air.lay.k, air.lay.h, lo, hi, &mut rng)?;
+    let (trace, sums, root) = generate_trace_in(&air, &wit, lo, hi);
     let mut public = public_in.clone();
     public.limb_sums = sums;
     public.root = root;
     let pubs = public.to_fields(&air.lay)?;
-    let proof = prove_trace(&air, trace, &pubs)?;
+    let proof = prove_trace_with(&air, trace, &pubs, &mut rng)?;
     Ok((proof, public, wit))
 }
 

@@ -33,6 +33,8 @@ fn public_to_dict<'py>(py: Python<'py>, p: &Public) -> PyResult<Bound<'py, PyDic
     d.set_item("equity_totals", t[..p.k].to_vec())?;
     d.set_item("debt_totals", t[p.k..].to_vec())?;
     d.set_item("root", hash::digest_u64(&p.root))?;
+    d.set_item("key_lo", p.key_lo)?;
+    d.set_item("key_hi", p.key_hi)?;
     Ok(d)
 }
 
@@ -47,6 +49,16 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
         return Err(PyValueError::new_err("public values: limb_sums must be 2K rows of 4 integers"));
     }
     let root: Vec<u64> = get("root")?.extract()?;
+    // absent key bounds mean the full key range (the default statement)
+    let key_lo = match d.get_item("key_lo")? {
+        Some(v) => key_bound(&v, "key_lo")?,
+        None => 0,
+    };
+    let key_hi = match d.get_item("key_hi")? {
+        Some(v) => key_bound(&v, "key_hi")?,
+        None => liab::KEY_SPACE,
+    };
+    liab::check_key_range(key_lo, key_hi).map_err(|e| PyValueError::new_err(format!("public values: {e}")))?;
     let p = Public {
         round_id: get("round_id")?.extract()?,
         k,
@@ -55,6 +67,8 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
         haircuts: get("haircuts")?.extract()?,
         limb_sums: sums.iter().map(|s| [s[0], s[1], s[2], s[3]]).collect(),
         root: digest(&root, "public values: root")?,
+        key_lo,
+        key_hi,
     };
     // totals, when given, must be the recombined limb sums
     let t = p.totals();
@@ -69,9 +83,17 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
     Ok(p)
 }
 
-/// prove_liabilities(round_id, prices, haircuts, commitments, balances, tree_height)
+fn key_bound(v: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    v.extract::<u64>()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be an integer in [0, 2^60], got {v}")))
+}
+
+/// prove_liabilities(round_id, prices, haircuts, commitments, balances, tree_height,
+///                   *, seed=None, key_range=None)
 ///   -> (proof: bytes, public: dict, levels: list[list[list[int]]])
 #[pyfunction]
+#[pyo3(signature = (round_id, prices, haircuts, commitments, balances, tree_height, *, seed=None, key_range=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn prove_liabilities<'py>(
     py: Python<'py>,
     round_id: Vec<u8>,
@@ -80,7 +102,20 @@ pub fn prove_liabilities<'py>(
     commitments: Vec<Vec<u64>>,
     balances: Vec<Vec<u64>>,
     tree_height: usize,
+    seed: Option<Vec<u8>>,
+    key_range: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyDict>, Vec<Vec<Vec<u64>>>)> {
+    let seed: Option<[u8; 32]> = match seed {
+        None => None,
+        Some(s) => Some(s.as_slice().try_into().map_err(|_| {
+            PyValueError::new_err(format!("seed must be exactly 32 bytes, got {}", s.len()))
+        })?),
+    };
+    let (key_lo, key_hi) = match &key_range {
+        None => (0, liab::KEY_SPACE),
+        Some((lo, hi)) => (key_bound(lo, "key_range lo")?, key_bound(hi, "key_range hi")?),
+    };
+    liab::check_key_range(key_lo, key_hi).map_err(PyValueError::new_err)?;
     let k = prices.len();
     let mut cs = Vec::with_capacity(commitments.len());
     for (i, c) in commitments.iter().enumerate() {
@@ -94,11 +129,13 @@ pub fn prove_liabilities<'py>(
         haircuts,
         limb_sums: vec![],
         root: [hash::F::default(); 8],
+        key_lo,
+        key_hi,
     };
     let (proof, public, levels) = py.detach(|| {
         catch(move || {
             let wit = Witness { commitments: cs, balances };
-            let (proof, public, padded) = liab::prove_padded(&public, wit)?;
+            let (proof, public, padded) = liab::prove_padded_seeded(&public, wit, seed)?;
             let leaves: Vec<Digest> = padded
                 .commitments
                 .iter()
@@ -175,6 +212,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_TREE_HEIGHT", liab::MAX_TREE_HEIGHT)?;
     m.add("MAX_ASSETS", liab::MAX_ASSETS)?;
     m.add("LIABILITIES_PROOF_VERSION", liab::PROOF_VERSION)?;
+    m.add("KEY_SPACE", liab::KEY_SPACE)?;
     m.add_function(wrap_pyfunction!(prove_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(verify_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(leaf_hash, m)?)?;

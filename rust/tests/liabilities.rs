@@ -44,6 +44,8 @@ fn case(k: usize, h: usize, n: usize) -> Case {
             haircuts,
             limb_sums: vec![],
             root: [F::ZERO; 8],
+            key_lo: 0,
+            key_hi: KEY_SPACE,
         },
         wit_c: (0..n as u64).map(commit).collect(),
         wit_b: bals,
@@ -186,4 +188,90 @@ fn fri_parameters_reach_100_bits_conjectured() {
     // ethSTARK conjecture: log_blowup * num_queries + query grinding bits
     assert!(p.conjectured_soundness_bits() >= 100, "{}", p.conjectured_soundness_bits());
     assert_eq!(p.conjectured_soundness_bits(), LOG_BLOWUP * NUM_QUERIES + QUERY_POW_BITS);
+}
+
+#[test]
+fn seeded_proofs_are_byte_identical_and_seeds_differ() {
+    let c = case(2, 2, 3);
+    let s1 = Some([7u8; 32]);
+    let (p1, pub1, w1) = prove_padded_seeded(&c.public, wit(&c), s1).unwrap();
+    let (p1b, pub1b, w1b) = prove_padded_seeded(&c.public, wit(&c), s1).unwrap();
+    assert_eq!(p1, p1b, "same seed, same inputs: proof bytes differ");
+    assert_eq!(pub1, pub1b);
+    assert_eq!(w1.commitments, w1b.commitments, "padding commitments differ");
+    let (p2, pub2, w2) = prove_padded_seeded(&c.public, wit(&c), Some([8u8; 32])).unwrap();
+    assert_ne!(p1, p2, "different seeds gave the same proof");
+    assert_ne!(w1.commitments[3], w2.commitments[3], "different seeds gave the same padding");
+    verify(&p1, &pub1).unwrap();
+    verify(&p2, &pub2).unwrap();
+    // unseeded proofs use the OS CSPRNG: two runs differ
+    let (p3, pub3, _) = prove_padded_seeded(&c.public, wit(&c), None).unwrap();
+    let (p4, _, _) = prove_padded_seeded(&c.public, wit(&c), None).unwrap();
+    assert_ne!(p3, p4);
+    verify(&p3, &pub3).unwrap();
+}
+
+fn ranged(c: &Case, lo: u64, hi: u64) -> Public {
+    let mut p = c.public.clone();
+    p.key_lo = lo;
+    p.key_hi = hi;
+    p
+}
+
+#[test]
+fn key_range_proof_verifies_and_bounds_are_public() {
+    let c = case(2, 3, 5);
+    let first = key(&c.wit_c[0]);
+    let last = key(&c.wit_c[4]);
+    // the tightest range with room for the 3 padding keys
+    let (lo, hi) = (first, last + 4);
+    let (proof, public, w) = prove_padded_seeded(&ranged(&c, lo, hi), wit(&c), Some([1; 32])).unwrap();
+    assert_eq!((public.key_lo, public.key_hi), (lo, hi));
+    let keys: Vec<u64> = w.commitments.iter().map(key).collect();
+    assert_eq!(&keys[5..], &[last + 1, last + 2, last + 3], "padding keys must fill (last, hi)");
+    assert!(keys.iter().all(|&k| k >= lo && k < hi));
+    verify(&proof, &public).unwrap();
+    for (dlo, dhi) in [(1i64, 0i64), (-1, 0), (0, 1), (0, -1)] {
+        let mut p = public.clone();
+        p.key_lo = (p.key_lo as i64 + dlo) as u64;
+        p.key_hi = (p.key_hi as i64 + dhi) as u64;
+        assert!(verify(&proof, &p).is_err(), "edited key range ({dlo}, {dhi}) verified");
+    }
+    // the honest prover refuses keys outside the range and a range without room for padding
+    assert!(prove_padded_seeded(&ranged(&c, first + 1, KEY_SPACE), wit(&c), None).is_err());
+    assert!(prove_padded_seeded(&ranged(&c, 0, last), wit(&c), None).is_err());
+    assert!(prove_padded_seeded(&ranged(&c, 0, last + 3), wit(&c), None)
+        .unwrap_err()
+        .contains("no room"));
+    assert!(prove_padded_seeded(&ranged(&c, 5, 5), wit(&c), None).is_err());
+    assert!(prove_padded_seeded(&ranged(&c, 0, KEY_SPACE + 1), wit(&c), None).is_err());
+}
+
+#[test]
+fn soundness_keys_outside_the_range_rejected() {
+    let c = case(2, 2, 3);
+    let first = key(&c.wit_c[0]);
+    let air = LiabilitiesAir::new(2, 2, &c.public.prices, &c.public.haircuts).unwrap();
+    // first key below key_lo: claim key_lo = first + 1
+    let w = pad_witness(wit(&c), 2, 2).unwrap();
+    let lo = first + 1;
+    let (trace, sums, root) = generate_trace_in(&air, &w, lo, KEY_SPACE);
+    let mut p = ranged(&c, lo, KEY_SPACE);
+    p.limb_sums = sums;
+    p.root = root;
+    assert_cheat_rejected("key below key_lo", &air, trace, &p);
+    // last (padding) key at key_hi: claim key_hi = the last padding key
+    let w = pad_witness(wit(&c), 2, 2).unwrap();
+    let top = key(w.commitments.last().unwrap());
+    let (trace, sums, root) = generate_trace_in(&air, &w, 0, top);
+    let mut p = ranged(&c, 0, top);
+    p.limb_sums = sums;
+    p.root = root;
+    assert_cheat_rejected("key at key_hi", &air, trace, &p);
+    // a key far above key_hi: claim key_hi = the first customer's key
+    let (trace, sums, root) = generate_trace_in(&air, &w, 0, first);
+    let mut p = ranged(&c, 0, first);
+    p.limb_sums = sums;
+    p.root = root;
+    assert_cheat_rejected("keys above key_hi", &air, trace, &p);
 }
