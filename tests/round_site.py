@@ -77,20 +77,18 @@ def make_round(base: Path, *, users: int, seed: int, round_id: str | None = None
     for t in targets:
         args += ["--target", t]
     por(*args)
-    work = base / "private" / "liabilities-out"
-    por("prove", "liabilities", "--snapshot", str(snap), "--out", str(work))
     bundle = base / "bundle"
-    (bundle / "liabilities").mkdir(parents=True)
-    # the publishable part only: public.json and the proof file(s); never the secret or the
-    # customers' proofs
-    for f in work.iterdir():
-        if f.is_file() and f.name != "round-secret.key":
-            shutil.copy2(f, bundle / "liabilities" / f.name)
+    private = base / "private"
+    # the public part goes to BUNDLE/liabilities; the round secret and the proof store to the
+    # private directory, from which every customer's inclusion proof is exported
+    por("prove", "liabilities", "--snapshot", str(snap), "--out", str(bundle / "liabilities"),
+        "--private", str(private / "liabilities"))
+    por("proofs", "export", "--private", str(private / "liabilities"), "--out", str(private / "inclusion"))
     public = json.loads((bundle / "liabilities" / "public.json").read_text())
     if with_report:
         rep = make_report(public, snap / "exchange" / "reserves.csv")
         (bundle / "report.json").write_text(json.dumps(rep, indent=1))
-    return Round(public["round_id"], bundle, work / "inclusion", snap)
+    return Round(public["round_id"], bundle, private / "inclusion", snap)
 
 
 class _Handler(SimpleHTTPRequestHandler):

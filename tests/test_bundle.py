@@ -50,7 +50,7 @@ def test_signed_bundle_verifies_by_key_and_by_pinned_fingerprint(signed):
     verify_bundle(bundle, pub.hex())
     verify_bundle(bundle, None, fingerprint(pub))
     names = {f["path"] for f in r.manifest["files"]}
-    assert {"round.json", "prices.json", "liabilities/public.json", "liabilities/proof.bin",
+    assert {"round.json", "prices.json", "liabilities/public.json", "liabilities/shards/000000.bin",
             "assets/assets.json", "report.json", "report.html"} <= names
     assert not any("inclusion" in n or "secret" in n for n in names)
 
@@ -71,11 +71,11 @@ def test_cli_verify_bundle_json_and_exit_codes(signed, tmp_path):
 
 def test_changed_file_fails(copy):
     b, key = copy
-    data = bytearray((b / "liabilities" / "proof.bin").read_bytes())
+    data = bytearray((b / "liabilities" / "shards" / "000000.bin").read_bytes())
     data[len(data) // 2] ^= 1
-    (b / "liabilities" / "proof.bin").write_bytes(bytes(data))
+    (b / "liabilities" / "shards" / "000000.bin").write_bytes(bytes(data))
     err = _fails(b, key, "hash-mismatch")
-    assert "liabilities/proof.bin" in err.message
+    assert "liabilities/shards/000000.bin" in err.message
 
 
 def test_changed_hash_in_manifest_fails(copy):

@@ -74,7 +74,7 @@ def test_round_bundle_passes_with_balances_totals_and_ratios(rounds):
     assert p.returncode == 0 and "INCLUDED" in p.stdout and "104.00 %" in p.stdout
 
 
-def test_liabilities_directory_still_works(rounds):
+def test_liabilities_directory_still_works(rounds, tmp_path):
     r1, _ = rounds
     f = r1.proof_files()[0]
     # BUNDLE/liabilities: the report next to it is found
@@ -82,7 +82,8 @@ def test_liabilities_directory_still_works(rounds):
     assert rc == 0 and doc["liabilities"]["layout"] == "liabilities-dir"
     assert doc["report"]["present"] is True
     # what `por prove liabilities --out` writes (no report anywhere): says so
-    out = f.parent.parent
+    out = tmp_path / "liabilities-only"
+    shutil.copytree(r1.bundle / "liabilities", out)
     rc, doc = run_json("--proof", str(f), "--bundle", str(out))
     assert rc == 0 and doc["report"]["present"] is False
     assert all(t["ratio_percent"] is None for t in doc["totals"])
@@ -96,7 +97,7 @@ def test_bundle_from_a_url(rounds, site):
     rc, doc = run_json("--proof", str(f), "--bundle", site.base + "/bundle")
     assert rc == 0, doc
     assert sorted(doc["liabilities"]["downloaded"]) == [
-        "liabilities/proof.bin", "liabilities/public.json", "report.json"]
+        "liabilities/public.json", "liabilities/shards/000000.bin", "report.json"]
     assert doc["report"]["present"] is True
     rc, doc = run_json("--proof", str(f), "--bundle", site.base + "/bundle/liabilities/")
     assert rc == 0 and doc["liabilities"]["layout"] == "liabilities-dir"
@@ -116,12 +117,12 @@ def test_url_files_are_checked_against_the_manifest(rounds, site):
     try:
         rc, doc = run_json("--proof", str(f), "--bundle", site.base + "/bundle")
         assert rc == 0, doc
-        files["liabilities/proof.bin"] = "0" * 64
+        files["liabilities/shards/000000.bin"] = "0" * 64
         (root / "manifest.json").write_text(json.dumps({"files": [
             {"path": k, "sha256": v} for k, v in files.items()]}))
         rc, doc = run_json("--proof", str(f), "--bundle", site.base + "/bundle")
         assert rc == 1 and doc["details"]["reason"] == "bundle"
-        assert "SHA-256" in doc["error"] and "proof.bin" in doc["error"]
+        assert "SHA-256" in doc["error"] and "000000.bin" in doc["error"]
     finally:
         (root / "manifest.json").unlink()
 

@@ -249,14 +249,11 @@ def download_bundle(url: str, dest: Path) -> LocalBundle:
                 dl.get(rel, required=True, sha256=manifest[rel])
                 got.append(rel)
         else:
-            names = ["proof.bin"] + [n for n in _files_named_in(public_doc) if n != "public.json"]
-            seen = set()
-            for n in names:
-                if n in seen:
-                    continue
-                seen.add(n)
-                if dl.get(prefix + n, required=(n == "proof.bin")) is not None:
-                    got.append(prefix + n)
+            # a sharded statement names its proof files; a single proof is proof.bin
+            named = list(dict.fromkeys(n for n in _files_named_in(public_doc) if n != "public.json"))
+            for n in named or ["proof.bin"]:
+                dl.get(prefix + n, required=True)
+                got.append(prefix + n)
         report = None
         if layout == "round-bundle":
             report = dl.get("report.json", required=False, sha256=manifest.get("report.json"))
