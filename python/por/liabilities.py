@@ -34,7 +34,7 @@ from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
 
 BUNDLE_FORMAT = "por-liabilities"
-BUNDLE_VERSION = 2
+BUNDLE_VERSION = 3
 PUBLIC_FILE = "public.json"
 PROOF_FILE = "proof.bin"
 INCLUSION_DIR = "inclusion"

@@ -34,8 +34,12 @@ use crate::hash::{self, Digest, F};
 
 // ---------------------------------------------------------------- parameters
 pub const MAX_ASSETS: usize = 32;
-/// Limb sums are < 2^16 * 2^h and must stay below p = 2^31 - 2^24 + 1: h <= 14.
-pub const MAX_TREE_HEIGHT: usize = 14;
+/// Amounts are summed in 12-bit chunks (bits 12c..12c+12 of the 64-bit amount, c = 0..5; the
+/// last chunk has 4 bits). A chunk sum is < 2^12 * 2^h and must stay below p = 2^31 - 2^24 + 1:
+/// (2^12 - 1) * 2^18 < p, (2^12 - 1) * 2^19 > p, so h <= 18.
+pub const MAX_TREE_HEIGHT: usize = 18;
+pub const CHUNK_BITS: usize = 12;
+pub const CHUNKS: usize = 6;
 /// The hiding PCS needs enough rows to mask its openings.
 pub const MIN_LOG_ROWS: usize = 10;
 pub const MAX_ROUND_ID_BYTES: usize = 63;
@@ -45,7 +49,7 @@ pub const MAX_WEIGHT_BITS: u32 = 64;
 pub const MAX_HAIRCUT_BP: u64 = 10_000;
 
 pub const PROOF_MAGIC: &[u8; 8] = b"PORLIAB\0";
-pub const PROOF_VERSION: u32 = 2;
+pub const PROOF_VERSION: u32 = 3;
 /// Sort keys are 60-bit: key = c0 * 2^30 + c1 with c0, c1 < 2^30.
 pub const KEY_SPACE: u64 = 1 << 60;
 
@@ -118,7 +122,7 @@ impl Layout {
         }
         let nb = (8 + 8 * k).div_ceil(16);
         let acc = BITS + NBITS;
-        let v = acc + 8 * k;
+        let v = acc + 2 * CHUNKS * k;
         let kc = v + NPOS;
         let st = kc + 4;
         let depth = h + 1;
@@ -159,7 +163,7 @@ impl Layout {
         self.pv_haircuts() + self.k
     }
     pub fn pv_root(&self) -> usize {
-        self.pv_sums() + 8 * self.k
+        self.pv_sums() + 2 * CHUNKS * self.k
     }
     /// 4 x 15-bit limbs of key_lo, then 4 x 15-bit limbs of key_hi - 1.
     pub fn pv_keys(&self) -> usize {
@@ -383,17 +387,23 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 AB::Expr::ZERO,
             ));
         }
-        // (g) per-asset limb sums, (h) per-customer solvency accumulators
+        // (g) per-asset chunk sums: the amount's 4 lanes are contiguous in one block, so its 64
+        // bits are bits[16 l0 .. 16 l0 + 64]; chunk c is bits 12c .. min(12c + 12, 64).
         for ai in 0..2 * lay.k {
-            for j in 0..4 {
-                let idx = 8 + 4 * ai + j;
-                let (b, l) = (idx / 16, idx % 16);
-                let m = lay.acc + 4 * ai + j;
+            let idx = 8 + 4 * ai;
+            let (b, l0) = (idx / 16, idx % 16);
+            for c in 0..CHUNKS {
+                let lo = 16 * l0 + CHUNK_BITS * c;
+                let hi = 16 * l0 + (CHUNK_BITS * (c + 1)).min(64);
+                let m = lay.acc + CHUNKS * ai + c;
                 builder.when_first_row().assert_zero(loc[m]);
-                builder.when_transition().assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * loc[l]);
-                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + 4 * ai + j].clone());
+                builder
+                    .when_transition()
+                    .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(&bits[lo..hi]));
+                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + CHUNKS * ai + c].clone());
             }
         }
+        // (h) per-customer solvency accumulators
         let bytes: Vec<Vec<AB::Expr>> = (0..4)
             .map(|m| {
                 (0..8)
@@ -636,8 +646,9 @@ pub struct Public {
     pub h: usize,
     pub prices: Vec<u64>,
     pub haircuts: Vec<u64>,
-    /// limb sums S[a][j] for a in 0..2K (equity then debt), j in 0..4
-    pub limb_sums: Vec<[u64; 4]>,
+    /// chunk sums S[a][c] for a in 0..2K (equity then debt), c in 0..CHUNKS: the sum over all
+    /// leaves of bits 12c..12c+12 of the amount; the total is sum_c S[a][c] 2^(12c).
+    pub limb_sums: Vec<[u64; CHUNKS]>,
     pub root: Digest,
     /// Every leaf's sort key (padding included) lies in [key_lo, key_hi).
     pub key_lo: u64,
@@ -648,7 +659,7 @@ impl Public {
     pub fn totals(&self) -> Vec<u128> {
         self.limb_sums
             .iter()
-            .map(|s| (0..4).map(|j| (s[j] as u128) << (16 * j)).sum())
+            .map(|s| (0..CHUNKS).map(|c| (s[c] as u128) << (CHUNK_BITS * c)).sum())
             .collect()
     }
 
@@ -677,11 +688,11 @@ impl Public {
             return Err(format!("expected {} limb-sum rows, got {}", 2 * self.k, self.limb_sums.len()));
         }
         for (ai, s) in self.limb_sums.iter().enumerate() {
-            for j in 0..4 {
-                if s[j] >= hash::MODULUS as u64 {
-                    return Err(format!("limb sum [{ai}][{j}] = {} is not below p", s[j]));
+            for c in 0..CHUNKS {
+                if s[c] >= hash::MODULUS as u64 {
+                    return Err(format!("chunk sum [{ai}][{c}] = {} is not below p", s[c]));
                 }
-                v[lay.pv_sums() + 4 * ai + j] = F::from_u64(s[j]);
+                v[lay.pv_sums() + CHUNKS * ai + c] = F::from_u64(s[c]);
             }
         }
         v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
@@ -872,7 +883,7 @@ fn set_key_diff(row: &mut [F], a: u64, b: u64, sub: u64) {
 }
 
 /// Build the main trace and the public values (limb sums, root) for the full key range.
-pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
     generate_trace_in(air, wit, 0, KEY_SPACE)
 }
 
@@ -883,7 +894,7 @@ pub fn generate_trace_in(
     wit: &Witness,
     key_lo: u64,
     key_hi: u64,
-) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
     let lay = &air.lay;
     let wd = lay.width;
     let nleaf = 1usize << lay.h;
@@ -961,7 +972,7 @@ pub fn generate_trace_in(
     let mut stack: Vec<Digest> = Vec::new();
     let mut zero_row = vec![F::ZERO; wd];
     fill_perm(&mut zero_row, [F::ZERO; W], air);
-    let mut acc = vec![0u64; 8 * lay.k];
+    let mut acc = vec![0u64; 2 * CHUNKS * lay.k];
     let mut v = [0i64; NPOS];
     let mut kc: [u64; 4] = core::array::from_fn(|t| (key_lo >> (15 * t)) & 0x7fff);
     let mut ks = [0u64; 4];
@@ -1010,8 +1021,8 @@ pub fn generate_trace_in(
                 for m in 0..4 {
                     if let Some(ai) = air.slot_amount(*b, m) {
                         let x = bal[ai];
-                        for j in 0..4 {
-                            acc[4 * ai + j] += (x >> (16 * j)) & 0xffff;
+                        for c in 0..CHUNKS {
+                            acc[CHUNKS * ai + c] += (x >> (CHUNK_BITS * c)) & ((1 << CHUNK_BITS) - 1);
                         }
                         add_weighted(air, ai, x, &mut v);
                     }
@@ -1036,7 +1047,7 @@ pub fn generate_trace_in(
     let nr = lay.n_rows;
     set_key_diff(&mut vals[(nr - 1) * wd..nr * wd], key_hi - 1, last_key, 0);
     let root = stack[0];
-    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|j| acc[4 * ai + j])).collect();
+    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|c| acc[CHUNKS * ai + c])).collect();
     (RowMajorMatrix::new(vals, wd), sums, root)
 }
 
