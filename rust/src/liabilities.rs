@@ -59,6 +59,10 @@ pub const QUERY_POW_BITS: usize = 16;
 pub const COMMIT_POW_BITS: usize = 0;
 pub const BATCH_POW_BITS: usize = 10;
 pub const NUM_RANDOM_CODEWORDS: usize = 4;
+/// FRI folding arity 2^MAX_LOG_ARITY and final polynomial length 2^LOG_FINAL_POLY_LEN: fewer
+/// commit rounds and shorter openings (proof size), no change to the conjectured bits.
+pub const MAX_LOG_ARITY: usize = 3;
+pub const LOG_FINAL_POLY_LEN: usize = 3;
 
 // ---------------------------------------------------------------- layout
 const SBOX_DEGREE: u64 = 3;
@@ -579,8 +583,8 @@ pub type LiabProof = p3_uni_stark::Proof<MyConfig>;
 pub fn fri_params<M>(mmcs: M) -> FriParameters<M> {
     FriParameters {
         log_blowup: LOG_BLOWUP,
-        log_final_poly_len: 0,
-        max_log_arity: 1,
+        log_final_poly_len: LOG_FINAL_POLY_LEN,
+        max_log_arity: MAX_LOG_ARITY,
         num_queries: NUM_QUERIES,
         batch_proof_of_work_bits: BATCH_POW_BITS,
         commit_proof_of_work_bits: COMMIT_POW_BITS,
