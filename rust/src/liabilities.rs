@@ -135,7 +135,7 @@ impl Layout {
         let rows_per_leaf = nb + 2;
         let used = (rows_per_leaf << h) + (1 << h) - 1;
         let n_rows = (used + 1).next_power_of_two().max(1 << MIN_LOG_ROWS);
-        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw + 32, rows_per_leaf, n_rows })
+        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw, rows_per_leaf, n_rows })
     }
 
     fn schedule(&self) -> Vec<(Kind, usize)> {
@@ -284,14 +284,6 @@ impl BaseAir<F> for LiabilitiesAir {
                         }
                     }
                     row[P_BLK + b] = F::ONE;
-                    for m in 0..4 {
-                        if let Some(ai) = self.slot_amount(b, m) {
-                            let (neg, wb) = self.w[ai];
-                            for kk in 0..8 {
-                                row[lay.p_pw + 8 * m + kk] = fe_signed(neg, wb[kk]);
-                            }
-                        }
-                    }
                 }
                 Kind::SolvA => row[P_SA] = F::ONE,
                 Kind::SolvB => row[P_SB] = F::ONE,
@@ -418,12 +410,34 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                     .collect()
             })
             .collect();
+        // The signed weight byte kk of amount slot m on this row: sum over blocks b of
+        // blk_b * weight(slot m of block b). The weights are constants of the AIR, computed by
+        // the verifier from the public prices and haircuts; the preprocessed columns (the
+        // one-hot block index) depend only on K and h.
+        let wsel: Vec<Vec<AB::Expr>> = (0..4)
+            .map(|m| {
+                (0..8)
+                    .map(|kk| {
+                        let mut e = AB::Expr::ZERO;
+                        for b in 0..lay.nb {
+                            if let Some(ai) = self.slot_amount(b, m) {
+                                let (neg, wb) = self.w[ai];
+                                if wb[kk] != 0 {
+                                    e += pl[P_BLK + b] * fe_signed(neg, wb[kk]);
+                                }
+                            }
+                        }
+                        e
+                    })
+                    .collect()
+            })
+            .collect();
         for t in 0..NPOS {
             let mut c = AB::Expr::ZERO;
             for m in 0..4 {
                 for s in 0..8 {
                     if t >= s && t - s < 8 {
-                        c += bytes[m][s].clone() * pl[lay.p_pw + 8 * m + (t - s)];
+                        c += bytes[m][s].clone() * wsel[m][t - s].clone();
                     }
                 }
             }
