@@ -11,7 +11,7 @@ use p3_challenger::{
 use p3_commit::ExtensionMmcs;
 use p3_dft::Radix2DitParallel;
 use p3_field::extension::BinomialExtensionField;
-use p3_field::{Field, PrimeCharacteristicRing, PrimeField32, PrimeField64};
+use p3_field::{Field, PackedValue, PrimeCharacteristicRing, PrimeField32, PrimeField64};
 use p3_fri::{FriParameters, HidingFriPcs};
 use p3_koala_bear::{
     default_koalabear_poseidon2_16, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
@@ -54,8 +54,8 @@ pub const PROOF_VERSION: u32 = 3;
 pub const KEY_SPACE: u64 = 1 << 60;
 
 pub const LOG_BLOWUP: usize = 2;
-pub const NUM_QUERIES: usize = 42;
-pub const QUERY_POW_BITS: usize = 16;
+pub const NUM_QUERIES: usize = 38;
+pub const QUERY_POW_BITS: usize = 24;
 pub const COMMIT_POW_BITS: usize = 0;
 pub const BATCH_POW_BITS: usize = 10;
 pub const NUM_RANDOM_CODEWORDS: usize = 4;
@@ -565,23 +565,56 @@ impl FieldChallenger<Val> for DetChallenger {}
 impl GrindingChallenger for DetChallenger {
     type Witness = Val;
 
+    /// The smallest passing witness. Same SIMD shortcut as Plonky3's `DuplexChallenger::grind`
+    /// (one packed permutation tests `Packing::WIDTH` candidates from the shared transcript
+    /// state), but searched in order: `find_map_first` over chunks of batches. The result is
+    /// re-checked with the inner challenger's own `check_witness`, which also advances the
+    /// transcript exactly as the verifier will.
     fn grind(&mut self, bits: usize) -> Val {
+        type P = <Val as Field>::Packing;
         if bits == 0 {
             return Val::ZERO;
         }
         assert!(bits < 31, "proof-of-work bits must be < 31");
-        const CHUNK: u64 = 1 << 12;
+        let inner = &self.0;
+        let lanes = P::WIDTH as u64;
+        let witness_idx = inner.input_buffer.len();
+        let tagged = inner.sponge_state[8] + Val::from_u8((witness_idx + 1) as u8);
+        let base: [P; 16] = core::array::from_fn(|i| {
+            if i < witness_idx {
+                P::from(inner.input_buffer[i])
+            } else if i < 8 {
+                P::ZERO
+            } else if i == 8 {
+                P::from(tagged)
+            } else {
+                P::from(inner.sponge_state[i])
+            }
+        });
+        let mask = (1u64 << bits) - 1;
         let order = Val::ORDER_U64;
+        let num_batches = order.div_ceil(lanes);
+        const CHUNK: u64 = 1 << 10;
         let mut start = 0u64;
-        while start < order {
-            let end = (start + CHUNK).min(order);
-            let found = (start..end).into_par_iter().find_first(|&c| {
-                let mut ch = self.0.clone();
-                ch.check_witness(bits, Val::from_u64(c))
+        while start < num_batches {
+            let end = (start + CHUNK).min(num_batches);
+            let found = (start..end).into_par_iter().find_map_first(|batch| {
+                let mut st = base;
+                let cands = P::from_fn(|lane| {
+                    let c = batch * lanes + lane as u64;
+                    if c < order { Val::from_u64(c) } else { Val::NEG_ONE }
+                });
+                st[witness_idx] = cands;
+                inner.permutation.permute_mut(&mut st);
+                st[7]
+                    .as_slice()
+                    .iter()
+                    .zip(cands.as_slice())
+                    .find(|(x, _)| x.as_canonical_u64() & mask == 0)
+                    .map(|(_, &w)| w)
             });
-            if let Some(c) = found {
-                let w = Val::from_u64(c);
-                assert!(self.0.check_witness(bits, w));
+            if let Some(w) = found {
+                assert!(self.0.check_witness(bits, w), "proof-of-work witness does not check");
                 return w;
             }
             start = end;
