@@ -80,15 +80,12 @@ const CARRY_BITS: usize = 19;
 const CARRY_OFF: u64 = 1 << 18;
 
 // preprocessed columns
-const P_B0: usize = 0;
-const P_BCONT: usize = 1;
-const P_BLAST: usize = 2;
-const P_ZHI: usize = 3;
-const P_KCMP: usize = 4;
-const P_SA: usize = 5;
-const P_SB: usize = 6;
-const P_MERGE: usize = 7;
-const P_BLK: usize = 8;
+// (first block = blk_0, last block = blk_{nb-1}, continuation block = sum_{b>=1} blk_b: derived
+// from the one-hot block index, not separate columns)
+const P_KCMP: usize = 0;
+const P_SA: usize = 1;
+const P_MERGE: usize = 2;
+const P_BLK: usize = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -263,30 +260,20 @@ impl BaseAir<F> for LiabilitiesAir {
         let lay = &self.lay;
         let pw = lay.p_width;
         let mut vals = vec![F::ZERO; lay.n_rows * pw];
-        let k_even = (8 + 8 * lay.k) % 16 != 0;
         for (r, (kind, leaf)) in lay.schedule().into_iter().enumerate() {
             let row = &mut vals[r * pw..(r + 1) * pw];
             match kind {
                 Kind::Block(b) => {
                     if b == 0 {
-                        row[P_B0] = F::ONE;
                         // leaf 0 is compared against key_lo by a first-row constraint
                         if leaf > 0 {
                             row[P_KCMP] = F::ONE;
-                        }
-                    } else {
-                        row[P_BCONT] = F::ONE;
-                    }
-                    if b == lay.nb - 1 {
-                        row[P_BLAST] = F::ONE;
-                        if k_even {
-                            row[P_ZHI] = F::ONE;
                         }
                     }
                     row[P_BLK + b] = F::ONE;
                 }
                 Kind::SolvA => row[P_SA] = F::ONE,
-                Kind::SolvB => row[P_SB] = F::ONE,
+                Kind::SolvB => {}
                 Kind::Merge => row[P_MERGE] = F::ONE,
                 Kind::Pad => {}
             }
@@ -325,31 +312,44 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for &b in bits {
             builder.assert_bool(b);
         }
-        let is_block: AB::Expr = pl[P_B0].into() + pl[P_BCONT].into();
+        let nb = lay.nb;
+        let b0 = |row: &[AB::Var]| -> AB::Expr { row[P_BLK].into() };
+        let bcont = |row: &[AB::Var]| -> AB::Expr {
+            let mut e = AB::Expr::ZERO;
+            for b in 1..nb {
+                e += row[P_BLK + b].into();
+            }
+            e
+        };
+        let blast: AB::Expr = pl[P_BLK + nb - 1].into();
+        let k_even = (8 + 8 * lay.k) % 16 != 0;
+        let is_block: AB::Expr = b0(&pl) + bcont(&pl);
         // (c) limb lanes equal their 16 bits
         for l in 0..16 {
             let lane = bitsum::<AB>(&bits[16 * l..16 * l + 16]);
             let d: AB::Expr = loc[l].into() - lane;
             if l >= 8 {
                 builder.when(is_block.clone()).assert_zero(d);
-                builder.when(pl[P_ZHI]).assert_zero(loc[l]);
+                if k_even {
+                    builder.when(blast.clone()).assert_zero(loc[l]);
+                }
             } else {
-                builder.when(pl[P_BCONT]).assert_zero(d);
+                builder.when(bcont(&pl)).assert_zero(d);
             }
         }
         // (d) first block capacity: TAG_LEAF, length, zeros
-        builder.when(pl[P_B0]).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_LEAF as u64));
-        builder.when(pl[P_B0]).assert_eq(loc[17], AB::Expr::from_u64((8 + 8 * lay.k) as u64));
+        builder.when(b0(&pl)).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_LEAF as u64));
+        builder.when(b0(&pl)).assert_eq(loc[17], AB::Expr::from_u64((8 + 8 * lay.k) as u64));
         for i in 18..24 {
-            builder.when(pl[P_B0]).assert_zero(loc[i]);
+            builder.when(b0(&pl)).assert_zero(loc[i]);
         }
         // (e) sponge continuation: capacity carried from the previous row's output
         for i in 16..24 {
-            builder.when_transition().when(pn[P_BCONT]).assert_eq(nxt[i], loc[OUT + i]);
+            builder.when_transition().when(bcont(&pn)).assert_eq(nxt[i], loc[OUT + i]);
         }
         // (f) sort keys: c0 = bits[0..30], c1 = bits[30..60]; 15-bit key limbs
-        builder.when(pl[P_B0]).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
-        builder.when(pl[P_B0]).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
+        builder.when(b0(&pl)).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
+        builder.when(b0(&pl)).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
         let klimb: [AB::Expr; 4] = [
             bitsum::<AB>(&bits[30..45]),
             bitsum::<AB>(&bits[45..60]),
@@ -370,7 +370,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             builder.when_first_row().assert_eq(kc, pubs[lay.pv_keys() + t].clone());
             builder
                 .when_transition()
-                .assert_eq(nxt[lay.kc + t], kc.into() + pl[P_B0] * (klimb[t].clone() - kc.into()));
+                .assert_eq(nxt[lay.kc + t], kc.into() + b0(&pl) * (klimb[t].clone() - kc.into()));
             // leaf i > 0: key - prev - 1 >= 0; leaf 0 (row 0): key - key_lo >= 0
             let sub1 = if t == 0 { AB::Expr::ONE } else { AB::Expr::ZERO };
             builder.when(pl[P_KCMP]).assert_zero(key_diff(t, klimb[t].clone(), kc.into(), sub1));
@@ -445,7 +445,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             builder.when_first_row().assert_zero(v);
             builder
                 .when_transition()
-                .assert_eq(nxt[lay.v + t], (one.clone() - pn[P_B0].into()) * (v.into() + c));
+                .assert_eq(nxt[lay.v + t], (one.clone() - b0(&pn)) * (v.into() + c));
         }
         // (i) solvency: v_t + c_t = r_t + 256 c_{t+1}, c_0 = 0, c_15 >= 0 (rows A then B)
         let nbits = &nxt[BITS..BITS + NBITS];
@@ -479,13 +479,13 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for i in 17..24 {
             builder.when(pl[P_MERGE]).assert_zero(loc[i]);
         }
-        let stay: AB::Expr = one.clone() - pl[P_BLAST].into() - pl[P_MERGE].into();
+        let stay: AB::Expr = one.clone() - blast.clone() - pl[P_MERGE].into();
         for s in 0..d {
             for i in 0..8 {
                 let out: AB::Expr = loc[OUT + i].into();
                 let push = if s == 0 { out.clone() } else { stk(&loc, s - 1, i) };
                 let pop = if s == 0 { out } else { stk(&loc, s + 1, i) };
-                let expect = pl[P_BLAST] * push + pl[P_MERGE] * pop + stay.clone() * stk(&loc, s, i);
+                let expect = blast.clone() * push + pl[P_MERGE] * pop + stay.clone() * stk(&loc, s, i);
                 if s == d - 1 {
                     // the top slot is never read after a merge (depth <= h+1)
                     builder
