@@ -83,7 +83,7 @@ def test_plan_shards_tiles_the_key_space():
 def test_global_statement_verifies(rounds):
     base, r = rounds
     doc = verify(base / "b" / "liabilities")
-    assert doc["version"] == 3 and doc["shard_count"] == 7 and doc["top_height"] == 3
+    assert doc["version"] == 4 and doc["shard_count"] == 7 and doc["top_height"] == 3
     assert doc["tree_height"] == H + 3
     assert r.shards == 7 and r.customers == USERS
     with open_store(r.store_url) as st:

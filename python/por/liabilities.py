@@ -37,9 +37,9 @@ from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
 
 BUNDLE_FORMAT = "por-liabilities"
-BUNDLE_VERSION = 2
-#: A sharded round (docs/liabilities-bundle.md): what ``prove`` writes.
-SHARDED_VERSION = 3
+BUNDLE_VERSION = 3
+#: A sharded round (docs/liabilities-bundle.md): what ``prove`` writes (limb sums of 12-bit chunks).
+SHARDED_VERSION = 4
 PUBLIC_FILE = "public.json"
 PROOF_FILE = "proof.bin"
 INCLUSION_DIR = "inclusion"

@@ -11,7 +11,7 @@ use p3_challenger::{
 use p3_commit::ExtensionMmcs;
 use p3_dft::Radix2DitParallel;
 use p3_field::extension::BinomialExtensionField;
-use p3_field::{Field, PrimeCharacteristicRing, PrimeField32, PrimeField64};
+use p3_field::{Field, PackedValue, PrimeCharacteristicRing, PrimeField32, PrimeField64};
 use p3_fri::{FriParameters, HidingFriPcs};
 use p3_koala_bear::{
     default_koalabear_poseidon2_16, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
@@ -34,8 +34,12 @@ use crate::hash::{self, Digest, F};
 
 // ---------------------------------------------------------------- parameters
 pub const MAX_ASSETS: usize = 32;
-/// Limb sums are < 2^16 * 2^h and must stay below p = 2^31 - 2^24 + 1: h <= 14.
-pub const MAX_TREE_HEIGHT: usize = 14;
+/// Amounts are summed in 12-bit chunks (bits 12c..12c+12 of the 64-bit amount, c = 0..5; the
+/// last chunk has 4 bits). A chunk sum is < 2^12 * 2^h and must stay below p = 2^31 - 2^24 + 1:
+/// (2^12 - 1) * 2^18 < p, (2^12 - 1) * 2^19 > p, so h <= 18.
+pub const MAX_TREE_HEIGHT: usize = 18;
+pub const CHUNK_BITS: usize = 12;
+pub const CHUNKS: usize = 6;
 /// The hiding PCS needs enough rows to mask its openings.
 pub const MIN_LOG_ROWS: usize = 10;
 pub const MAX_ROUND_ID_BYTES: usize = 63;
@@ -45,16 +49,20 @@ pub const MAX_WEIGHT_BITS: u32 = 64;
 pub const MAX_HAIRCUT_BP: u64 = 10_000;
 
 pub const PROOF_MAGIC: &[u8; 8] = b"PORLIAB\0";
-pub const PROOF_VERSION: u32 = 2;
+pub const PROOF_VERSION: u32 = 3;
 /// Sort keys are 60-bit: key = c0 * 2^30 + c1 with c0, c1 < 2^30.
 pub const KEY_SPACE: u64 = 1 << 60;
 
 pub const LOG_BLOWUP: usize = 2;
-pub const NUM_QUERIES: usize = 42;
-pub const QUERY_POW_BITS: usize = 16;
+pub const NUM_QUERIES: usize = 38;
+pub const QUERY_POW_BITS: usize = 24;
 pub const COMMIT_POW_BITS: usize = 0;
 pub const BATCH_POW_BITS: usize = 10;
 pub const NUM_RANDOM_CODEWORDS: usize = 4;
+/// FRI folding arity 2^MAX_LOG_ARITY and final polynomial length 2^LOG_FINAL_POLY_LEN: fewer
+/// commit rounds and shorter openings (proof size), no change to the conjectured bits.
+pub const MAX_LOG_ARITY: usize = 3;
+pub const LOG_FINAL_POLY_LEN: usize = 3;
 
 // ---------------------------------------------------------------- layout
 const SBOX_DEGREE: u64 = 3;
@@ -72,15 +80,12 @@ const CARRY_BITS: usize = 19;
 const CARRY_OFF: u64 = 1 << 18;
 
 // preprocessed columns
-const P_B0: usize = 0;
-const P_BCONT: usize = 1;
-const P_BLAST: usize = 2;
-const P_ZHI: usize = 3;
-const P_KCMP: usize = 4;
-const P_SA: usize = 5;
-const P_SB: usize = 6;
-const P_MERGE: usize = 7;
-const P_BLK: usize = 8;
+// (first block = blk_0, last block = blk_{nb-1}, continuation block = sum_{b>=1} blk_b: derived
+// from the one-hot block index, not separate columns)
+const P_KCMP: usize = 0;
+const P_SA: usize = 1;
+const P_MERGE: usize = 2;
+const P_BLK: usize = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -118,7 +123,7 @@ impl Layout {
         }
         let nb = (8 + 8 * k).div_ceil(16);
         let acc = BITS + NBITS;
-        let v = acc + 8 * k;
+        let v = acc + 2 * CHUNKS * k;
         let kc = v + NPOS;
         let st = kc + 4;
         let depth = h + 1;
@@ -127,7 +132,7 @@ impl Layout {
         let rows_per_leaf = nb + 2;
         let used = (rows_per_leaf << h) + (1 << h) - 1;
         let n_rows = (used + 1).next_power_of_two().max(1 << MIN_LOG_ROWS);
-        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw + 32, rows_per_leaf, n_rows })
+        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw, rows_per_leaf, n_rows })
     }
 
     fn schedule(&self) -> Vec<(Kind, usize)> {
@@ -159,7 +164,7 @@ impl Layout {
         self.pv_haircuts() + self.k
     }
     pub fn pv_root(&self) -> usize {
-        self.pv_sums() + 8 * self.k
+        self.pv_sums() + 2 * CHUNKS * self.k
     }
     /// 4 x 15-bit limbs of key_lo, then 4 x 15-bit limbs of key_hi - 1.
     pub fn pv_keys(&self) -> usize {
@@ -255,38 +260,20 @@ impl BaseAir<F> for LiabilitiesAir {
         let lay = &self.lay;
         let pw = lay.p_width;
         let mut vals = vec![F::ZERO; lay.n_rows * pw];
-        let k_even = (8 + 8 * lay.k) % 16 != 0;
         for (r, (kind, leaf)) in lay.schedule().into_iter().enumerate() {
             let row = &mut vals[r * pw..(r + 1) * pw];
             match kind {
                 Kind::Block(b) => {
                     if b == 0 {
-                        row[P_B0] = F::ONE;
                         // leaf 0 is compared against key_lo by a first-row constraint
                         if leaf > 0 {
                             row[P_KCMP] = F::ONE;
                         }
-                    } else {
-                        row[P_BCONT] = F::ONE;
-                    }
-                    if b == lay.nb - 1 {
-                        row[P_BLAST] = F::ONE;
-                        if k_even {
-                            row[P_ZHI] = F::ONE;
-                        }
                     }
                     row[P_BLK + b] = F::ONE;
-                    for m in 0..4 {
-                        if let Some(ai) = self.slot_amount(b, m) {
-                            let (neg, wb) = self.w[ai];
-                            for kk in 0..8 {
-                                row[lay.p_pw + 8 * m + kk] = fe_signed(neg, wb[kk]);
-                            }
-                        }
-                    }
                 }
                 Kind::SolvA => row[P_SA] = F::ONE,
-                Kind::SolvB => row[P_SB] = F::ONE,
+                Kind::SolvB => {}
                 Kind::Merge => row[P_MERGE] = F::ONE,
                 Kind::Pad => {}
             }
@@ -325,31 +312,44 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for &b in bits {
             builder.assert_bool(b);
         }
-        let is_block: AB::Expr = pl[P_B0].into() + pl[P_BCONT].into();
+        let nb = lay.nb;
+        let b0 = |row: &[AB::Var]| -> AB::Expr { row[P_BLK].into() };
+        let bcont = |row: &[AB::Var]| -> AB::Expr {
+            let mut e = AB::Expr::ZERO;
+            for b in 1..nb {
+                e += row[P_BLK + b].into();
+            }
+            e
+        };
+        let blast: AB::Expr = pl[P_BLK + nb - 1].into();
+        let k_even = (8 + 8 * lay.k) % 16 != 0;
+        let is_block: AB::Expr = b0(&pl) + bcont(&pl);
         // (c) limb lanes equal their 16 bits
         for l in 0..16 {
             let lane = bitsum::<AB>(&bits[16 * l..16 * l + 16]);
             let d: AB::Expr = loc[l].into() - lane;
             if l >= 8 {
                 builder.when(is_block.clone()).assert_zero(d);
-                builder.when(pl[P_ZHI]).assert_zero(loc[l]);
+                if k_even {
+                    builder.when(blast.clone()).assert_zero(loc[l]);
+                }
             } else {
-                builder.when(pl[P_BCONT]).assert_zero(d);
+                builder.when(bcont(&pl)).assert_zero(d);
             }
         }
         // (d) first block capacity: TAG_LEAF, length, zeros
-        builder.when(pl[P_B0]).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_LEAF as u64));
-        builder.when(pl[P_B0]).assert_eq(loc[17], AB::Expr::from_u64((8 + 8 * lay.k) as u64));
+        builder.when(b0(&pl)).assert_eq(loc[16], AB::Expr::from_u64(hash::TAG_LEAF as u64));
+        builder.when(b0(&pl)).assert_eq(loc[17], AB::Expr::from_u64((8 + 8 * lay.k) as u64));
         for i in 18..24 {
-            builder.when(pl[P_B0]).assert_zero(loc[i]);
+            builder.when(b0(&pl)).assert_zero(loc[i]);
         }
         // (e) sponge continuation: capacity carried from the previous row's output
         for i in 16..24 {
-            builder.when_transition().when(pn[P_BCONT]).assert_eq(nxt[i], loc[OUT + i]);
+            builder.when_transition().when(bcont(&pn)).assert_eq(nxt[i], loc[OUT + i]);
         }
         // (f) sort keys: c0 = bits[0..30], c1 = bits[30..60]; 15-bit key limbs
-        builder.when(pl[P_B0]).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
-        builder.when(pl[P_B0]).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
+        builder.when(b0(&pl)).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
+        builder.when(b0(&pl)).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
         let klimb: [AB::Expr; 4] = [
             bitsum::<AB>(&bits[30..45]),
             bitsum::<AB>(&bits[45..60]),
@@ -370,7 +370,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             builder.when_first_row().assert_eq(kc, pubs[lay.pv_keys() + t].clone());
             builder
                 .when_transition()
-                .assert_eq(nxt[lay.kc + t], kc.into() + pl[P_B0] * (klimb[t].clone() - kc.into()));
+                .assert_eq(nxt[lay.kc + t], kc.into() + b0(&pl) * (klimb[t].clone() - kc.into()));
             // leaf i > 0: key - prev - 1 >= 0; leaf 0 (row 0): key - key_lo >= 0
             let sub1 = if t == 0 { AB::Expr::ONE } else { AB::Expr::ZERO };
             builder.when(pl[P_KCMP]).assert_zero(key_diff(t, klimb[t].clone(), kc.into(), sub1));
@@ -383,17 +383,23 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 AB::Expr::ZERO,
             ));
         }
-        // (g) per-asset limb sums, (h) per-customer solvency accumulators
+        // (g) per-asset chunk sums: the amount's 4 lanes are contiguous in one block, so its 64
+        // bits are bits[16 l0 .. 16 l0 + 64]; chunk c is bits 12c .. min(12c + 12, 64).
         for ai in 0..2 * lay.k {
-            for j in 0..4 {
-                let idx = 8 + 4 * ai + j;
-                let (b, l) = (idx / 16, idx % 16);
-                let m = lay.acc + 4 * ai + j;
+            let idx = 8 + 4 * ai;
+            let (b, l0) = (idx / 16, idx % 16);
+            for c in 0..CHUNKS {
+                let lo = 16 * l0 + CHUNK_BITS * c;
+                let hi = 16 * l0 + (CHUNK_BITS * (c + 1)).min(64);
+                let m = lay.acc + CHUNKS * ai + c;
                 builder.when_first_row().assert_zero(loc[m]);
-                builder.when_transition().assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * loc[l]);
-                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + 4 * ai + j].clone());
+                builder
+                    .when_transition()
+                    .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(&bits[lo..hi]));
+                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + CHUNKS * ai + c].clone());
             }
         }
+        // (h) per-customer solvency accumulators
         let bytes: Vec<Vec<AB::Expr>> = (0..4)
             .map(|m| {
                 (0..8)
@@ -404,12 +410,34 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                     .collect()
             })
             .collect();
+        // The signed weight byte kk of amount slot m on this row: sum over blocks b of
+        // blk_b * weight(slot m of block b). The weights are constants of the AIR, computed by
+        // the verifier from the public prices and haircuts; the preprocessed columns (the
+        // one-hot block index) depend only on K and h.
+        let wsel: Vec<Vec<AB::Expr>> = (0..4)
+            .map(|m| {
+                (0..8)
+                    .map(|kk| {
+                        let mut e = AB::Expr::ZERO;
+                        for b in 0..lay.nb {
+                            if let Some(ai) = self.slot_amount(b, m) {
+                                let (neg, wb) = self.w[ai];
+                                if wb[kk] != 0 {
+                                    e += pl[P_BLK + b] * fe_signed(neg, wb[kk]);
+                                }
+                            }
+                        }
+                        e
+                    })
+                    .collect()
+            })
+            .collect();
         for t in 0..NPOS {
             let mut c = AB::Expr::ZERO;
             for m in 0..4 {
                 for s in 0..8 {
                     if t >= s && t - s < 8 {
-                        c += bytes[m][s].clone() * pl[lay.p_pw + 8 * m + (t - s)];
+                        c += bytes[m][s].clone() * wsel[m][t - s].clone();
                     }
                 }
             }
@@ -417,7 +445,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             builder.when_first_row().assert_zero(v);
             builder
                 .when_transition()
-                .assert_eq(nxt[lay.v + t], (one.clone() - pn[P_B0].into()) * (v.into() + c));
+                .assert_eq(nxt[lay.v + t], (one.clone() - b0(&pn)) * (v.into() + c));
         }
         // (i) solvency: v_t + c_t = r_t + 256 c_{t+1}, c_0 = 0, c_15 >= 0 (rows A then B)
         let nbits = &nxt[BITS..BITS + NBITS];
@@ -451,13 +479,13 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for i in 17..24 {
             builder.when(pl[P_MERGE]).assert_zero(loc[i]);
         }
-        let stay: AB::Expr = one.clone() - pl[P_BLAST].into() - pl[P_MERGE].into();
+        let stay: AB::Expr = one.clone() - blast.clone() - pl[P_MERGE].into();
         for s in 0..d {
             for i in 0..8 {
                 let out: AB::Expr = loc[OUT + i].into();
                 let push = if s == 0 { out.clone() } else { stk(&loc, s - 1, i) };
                 let pop = if s == 0 { out } else { stk(&loc, s + 1, i) };
-                let expect = pl[P_BLAST] * push + pl[P_MERGE] * pop + stay.clone() * stk(&loc, s, i);
+                let expect = blast.clone() * push + pl[P_MERGE] * pop + stay.clone() * stk(&loc, s, i);
                 if s == d - 1 {
                     // the top slot is never read after a merge (depth <= h+1)
                     builder
@@ -537,23 +565,56 @@ impl FieldChallenger<Val> for DetChallenger {}
 impl GrindingChallenger for DetChallenger {
     type Witness = Val;
 
+    /// The smallest passing witness. Same SIMD shortcut as Plonky3's `DuplexChallenger::grind`
+    /// (one packed permutation tests `Packing::WIDTH` candidates from the shared transcript
+    /// state), but searched in order: `find_map_first` over chunks of batches. The result is
+    /// re-checked with the inner challenger's own `check_witness`, which also advances the
+    /// transcript exactly as the verifier will.
     fn grind(&mut self, bits: usize) -> Val {
+        type P = <Val as Field>::Packing;
         if bits == 0 {
             return Val::ZERO;
         }
         assert!(bits < 31, "proof-of-work bits must be < 31");
-        const CHUNK: u64 = 1 << 12;
+        let inner = &self.0;
+        let lanes = P::WIDTH as u64;
+        let witness_idx = inner.input_buffer.len();
+        let tagged = inner.sponge_state[8] + Val::from_u8((witness_idx + 1) as u8);
+        let base: [P; 16] = core::array::from_fn(|i| {
+            if i < witness_idx {
+                P::from(inner.input_buffer[i])
+            } else if i < 8 {
+                P::ZERO
+            } else if i == 8 {
+                P::from(tagged)
+            } else {
+                P::from(inner.sponge_state[i])
+            }
+        });
+        let mask = (1u64 << bits) - 1;
         let order = Val::ORDER_U64;
+        let num_batches = order.div_ceil(lanes);
+        const CHUNK: u64 = 1 << 10;
         let mut start = 0u64;
-        while start < order {
-            let end = (start + CHUNK).min(order);
-            let found = (start..end).into_par_iter().find_first(|&c| {
-                let mut ch = self.0.clone();
-                ch.check_witness(bits, Val::from_u64(c))
+        while start < num_batches {
+            let end = (start + CHUNK).min(num_batches);
+            let found = (start..end).into_par_iter().find_map_first(|batch| {
+                let mut st = base;
+                let cands = P::from_fn(|lane| {
+                    let c = batch * lanes + lane as u64;
+                    if c < order { Val::from_u64(c) } else { Val::NEG_ONE }
+                });
+                st[witness_idx] = cands;
+                inner.permutation.permute_mut(&mut st);
+                st[7]
+                    .as_slice()
+                    .iter()
+                    .zip(cands.as_slice())
+                    .find(|(x, _)| x.as_canonical_u64() & mask == 0)
+                    .map(|(_, &w)| w)
             });
-            if let Some(c) = found {
-                let w = Val::from_u64(c);
-                assert!(self.0.check_witness(bits, w));
+            if let Some(w) = found {
+                assert!(self.0.check_witness(bits, w), "proof-of-work witness does not check");
                 return w;
             }
             start = end;
@@ -569,8 +630,8 @@ pub type LiabProof = p3_uni_stark::Proof<MyConfig>;
 pub fn fri_params<M>(mmcs: M) -> FriParameters<M> {
     FriParameters {
         log_blowup: LOG_BLOWUP,
-        log_final_poly_len: 0,
-        max_log_arity: 1,
+        log_final_poly_len: LOG_FINAL_POLY_LEN,
+        max_log_arity: MAX_LOG_ARITY,
         num_queries: NUM_QUERIES,
         batch_proof_of_work_bits: BATCH_POW_BITS,
         commit_proof_of_work_bits: COMMIT_POW_BITS,
@@ -636,8 +697,9 @@ pub struct Public {
     pub h: usize,
     pub prices: Vec<u64>,
     pub haircuts: Vec<u64>,
-    /// limb sums S[a][j] for a in 0..2K (equity then debt), j in 0..4
-    pub limb_sums: Vec<[u64; 4]>,
+    /// chunk sums S[a][c] for a in 0..2K (equity then debt), c in 0..CHUNKS: the sum over all
+    /// leaves of bits 12c..12c+12 of the amount; the total is sum_c S[a][c] 2^(12c).
+    pub limb_sums: Vec<[u64; CHUNKS]>,
     pub root: Digest,
     /// Every leaf's sort key (padding included) lies in [key_lo, key_hi).
     pub key_lo: u64,
@@ -648,7 +710,7 @@ impl Public {
     pub fn totals(&self) -> Vec<u128> {
         self.limb_sums
             .iter()
-            .map(|s| (0..4).map(|j| (s[j] as u128) << (16 * j)).sum())
+            .map(|s| (0..CHUNKS).map(|c| (s[c] as u128) << (CHUNK_BITS * c)).sum())
             .collect()
     }
 
@@ -677,11 +739,11 @@ impl Public {
             return Err(format!("expected {} limb-sum rows, got {}", 2 * self.k, self.limb_sums.len()));
         }
         for (ai, s) in self.limb_sums.iter().enumerate() {
-            for j in 0..4 {
-                if s[j] >= hash::MODULUS as u64 {
-                    return Err(format!("limb sum [{ai}][{j}] = {} is not below p", s[j]));
+            for c in 0..CHUNKS {
+                if s[c] >= hash::MODULUS as u64 {
+                    return Err(format!("chunk sum [{ai}][{c}] = {} is not below p", s[c]));
                 }
-                v[lay.pv_sums() + 4 * ai + j] = F::from_u64(s[j]);
+                v[lay.pv_sums() + CHUNKS * ai + c] = F::from_u64(s[c]);
             }
         }
         v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
@@ -872,7 +934,7 @@ fn set_key_diff(row: &mut [F], a: u64, b: u64, sub: u64) {
 }
 
 /// Build the main trace and the public values (limb sums, root) for the full key range.
-pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
     generate_trace_in(air, wit, 0, KEY_SPACE)
 }
 
@@ -883,7 +945,7 @@ pub fn generate_trace_in(
     wit: &Witness,
     key_lo: u64,
     key_hi: u64,
-) -> (RowMajorMatrix<F>, Vec<[u64; 4]>, Digest) {
+) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
     let lay = &air.lay;
     let wd = lay.width;
     let nleaf = 1usize << lay.h;
@@ -961,7 +1023,7 @@ pub fn generate_trace_in(
     let mut stack: Vec<Digest> = Vec::new();
     let mut zero_row = vec![F::ZERO; wd];
     fill_perm(&mut zero_row, [F::ZERO; W], air);
-    let mut acc = vec![0u64; 8 * lay.k];
+    let mut acc = vec![0u64; 2 * CHUNKS * lay.k];
     let mut v = [0i64; NPOS];
     let mut kc: [u64; 4] = core::array::from_fn(|t| (key_lo >> (15 * t)) & 0x7fff);
     let mut ks = [0u64; 4];
@@ -1010,8 +1072,8 @@ pub fn generate_trace_in(
                 for m in 0..4 {
                     if let Some(ai) = air.slot_amount(*b, m) {
                         let x = bal[ai];
-                        for j in 0..4 {
-                            acc[4 * ai + j] += (x >> (16 * j)) & 0xffff;
+                        for c in 0..CHUNKS {
+                            acc[CHUNKS * ai + c] += (x >> (CHUNK_BITS * c)) & ((1 << CHUNK_BITS) - 1);
                         }
                         add_weighted(air, ai, x, &mut v);
                     }
@@ -1036,7 +1098,7 @@ pub fn generate_trace_in(
     let nr = lay.n_rows;
     set_key_diff(&mut vals[(nr - 1) * wd..nr * wd], key_hi - 1, last_key, 0);
     let root = stack[0];
-    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|j| acc[4 * ai + j])).collect();
+    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|c| acc[CHUNKS * ai + c])).collect();
     (RowMajorMatrix::new(vals, wd), sums, root)
 }
 

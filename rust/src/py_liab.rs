@@ -45,8 +45,11 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
     let k: usize = get("num_assets")?.extract()?;
     let h: usize = get("tree_height")?.extract()?;
     let sums: Vec<Vec<u64>> = get("limb_sums")?.extract()?;
-    if sums.len() != 2 * k || sums.iter().any(|s| s.len() != 4) {
-        return Err(PyValueError::new_err("public values: limb_sums must be 2K rows of 4 integers"));
+    if sums.len() != 2 * k || sums.iter().any(|s| s.len() != liab::CHUNKS) {
+        return Err(PyValueError::new_err(format!(
+            "public values: limb_sums must be 2K rows of {} integers (12-bit chunk sums)",
+            liab::CHUNKS
+        )));
     }
     let root: Vec<u64> = get("root")?.extract()?;
     // absent key bounds mean the full key range (the default statement)
@@ -65,7 +68,7 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
         h,
         prices: get("prices")?.extract()?,
         haircuts: get("haircuts")?.extract()?,
-        limb_sums: sums.iter().map(|s| [s[0], s[1], s[2], s[3]]).collect(),
+        limb_sums: sums.iter().map(|s| core::array::from_fn(|c| s[c])).collect(),
         root: digest(&root, "public values: root")?,
         key_lo,
         key_hi,
@@ -213,6 +216,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_ASSETS", liab::MAX_ASSETS)?;
     m.add("LIABILITIES_PROOF_VERSION", liab::PROOF_VERSION)?;
     m.add("KEY_SPACE", liab::KEY_SPACE)?;
+    m.add("CHUNK_BITS", liab::CHUNK_BITS)?;
     m.add_function(wrap_pyfunction!(prove_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(verify_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(leaf_hash, m)?)?;

@@ -1,6 +1,6 @@
 use _core::hash::{self, Digest, F};
 use _core::liabilities::*;
-use p3_field::PrimeCharacteristicRing;
+use p3_field::{PrimeCharacteristicRing, PrimeField64};
 use p3_matrix::dense::RowMajorMatrix;
 
 fn commit(i: u64) -> Digest {
@@ -274,4 +274,65 @@ fn soundness_keys_outside_the_range_rejected() {
     p.limb_sums = sums;
     p.root = root;
     assert_cheat_rejected("keys above key_hi", &air, trace, &p);
+}
+
+/// A running chunk sum that wraps the field: customer 1's lowest debt bit is set to b - D
+/// (as an integer p - D + b, so the running sum passes p and wraps to S - D). The accumulator
+/// column and the public sum are made consistent with the wrapped value, so the totals
+/// constraints hold and the proven debt would be understated by D; the bit/range constraints
+/// must reject it, and the verifier must reject the proof.
+#[test]
+fn soundness_wrapping_running_sum_rejected() {
+    let (k, h) = (2, 2);
+    let c = case(k, h, 3);
+    let (air, mut t, mut p) = cheat(&c, wit(&c));
+    let lay = &air.lay;
+    let wd = lay.width;
+    let ai = k; // debt of asset 0: amount index K -> lanes 8 + 4K.. = block 1, lane 0 for K = 2
+    assert_eq!((8 + 4 * ai) / 16, 1);
+    let row = (lay.nb + 2) + 1; // leaf 0 has nb + 2 rows and no merge; leaf 1's block 1
+    let bit_col = NP + 16 * ((8 + 4 * ai) % 16); // chunk 0, bit 0 of that amount
+    let acc_col = lay.acc + CHUNKS * ai;
+    let s = p.limb_sums[ai][0];
+    let d = s.min(1000);
+    assert!(d > 0);
+    t.values[row * wd + bit_col] -= F::from_u64(d);
+    let canon = t.values[row * wd + bit_col].as_canonical_u64();
+    assert!(canon > (1 << 30), "the injected 'chunk' value is a field wrap, {canon}");
+    for r in row + 1..lay.n_rows {
+        t.values[r * wd + acc_col] -= F::from_u64(d);
+    }
+    // the integer sum would be s - b + (p - d + b) >= p: it wraps to s - d
+    p.limb_sums[ai][0] = s - d;
+    let rep = p3_air::check_all_constraints(&air, &t, &p.to_fields(&air.lay).unwrap(), None);
+    assert!(!rep.is_ok());
+    assert_cheat_rejected("wrapping running sum", &air, t, &p);
+}
+
+#[test]
+fn chunk_sums_cannot_wrap_the_field_and_the_height_limit_is_enforced() {
+    let p = hash::MODULUS as u64;
+    let max_chunk = (1u64 << CHUNK_BITS) - 1;
+    // every chunk is bit-checked (< 2^12) and there are at most 2^h leaves
+    assert!(max_chunk << MAX_TREE_HEIGHT < p);
+    // one more level and an honest sum could pass p: the limit is tight, not decorative
+    assert!(max_chunk << (MAX_TREE_HEIGHT + 1) >= p);
+    assert!(MAX_TREE_HEIGHT >= 18);
+    // the prover refuses such a tree...
+    assert!(Layout::new(2, MAX_TREE_HEIGHT + 1).unwrap_err().contains("tree height"));
+    let c = case(2, 2, 3);
+    let mut big = c.public.clone();
+    big.h = MAX_TREE_HEIGHT + 1;
+    assert!(prove(&big, wit(&c)).is_err());
+    // ...and the verifier refuses the statement even with a proof whose header claims it
+    let (proof, public) = prove(&c.public, wit(&c)).unwrap();
+    let mut b = proof.clone();
+    b[16..20].copy_from_slice(&((MAX_TREE_HEIGHT + 1) as u32).to_le_bytes());
+    let mut p2 = public.clone();
+    p2.h = MAX_TREE_HEIGHT + 1;
+    assert!(verify(&b, &p2).unwrap_err().contains("tree height"));
+    // a claimed chunk sum at or above p is refused outright
+    let mut p3 = public.clone();
+    p3.limb_sums[0][0] += p;
+    assert!(verify(&proof, &p3).is_err());
 }
