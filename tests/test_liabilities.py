@@ -147,23 +147,3 @@ def test_cli_verify_json_and_failure(proven):
     r = runner.invoke(main, ["verify", "liabilities", str(b), "--json"])
     assert r.exit_code == 1
     assert json.loads(r.output)["ok"] is False
-
-
-def test_seeded_key_range_bundle_is_reproducible_and_verifies(proven, tmp_path):
-    """prove(seed=, key_range=): the bundle carries key_lo/key_hi, verifies, and the same seed
-    gives the same proof bytes; a range that leaves customers out is refused."""
-    base, _ = proven
-    secret = (base / "bundle" / "round-secret.key").read_bytes()
-    key_lo, key_hi = 1, (1 << 60) - 1  # random 60-bit keys fall outside with probability ~2^-54
-    docs, proofs = [], []
-    for name in ("s1", "s2"):
-        out = tmp_path / name
-        prove(base / "round", out, secret=secret, write_inclusion=False,
-              seed=b"\x07" * 32, key_range=(key_lo, key_hi))
-        docs.append(verify(out))
-        proofs.append((out / "proof.bin").read_bytes())
-    assert proofs[0] == proofs[1]
-    assert docs[0]["key_lo"] == str(key_lo) and docs[0]["key_hi"] == str(key_hi)
-    with pytest.raises(ValueError, match="outside the key range"):
-        prove(base / "round", tmp_path / "s3", secret=secret, write_inclusion=False,
-              key_range=(0, 1 << 20))
