@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from por import __version__
 from por.amounts import format_price, get_asset
+from por.fileio import atomic_write
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "por-bundle-manifest"
@@ -242,13 +243,6 @@ def private_files(bundle: Path) -> list[str]:
     return found
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def prices_doc(liabilities: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from por.amounts import get_asset
 from por.inclusion import make_inclusion_proof, verify_inclusion
 from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
+from por.fileio import atomic_write
 
 BUNDLE_FORMAT = "por-liabilities"
 BUNDLE_VERSION = 3
@@ -483,14 +484,7 @@ def _check_totals(doc: dict[str, Any], snap: Snapshot) -> None:
 
 
 def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file (fsynced), then a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        if fsync:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, data, fsync=fsync)
 
 
 # --------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from nacl.signing import SigningKey, VerifyKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from por.inclusion import ROUND_ID_PATTERN
+from por.fileio import atomic_write
 
 TOKEN_PREFIX = "por1."
 TOKEN_VERSION = 1
@@ -197,14 +198,7 @@ def load_key(path: str | os.PathLike) -> TokenKey:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write(path, data, mode=mode)
 
 
 def write_key(key: TokenKey, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
