@@ -24,9 +24,11 @@ use p3_merkle_tree::MerkleTreeHidingMmcs;
 use p3_poseidon2_air::{generate_trace_rows_for_perm, Poseidon2Air, Poseidon2Cols, RoundConstants};
 use p3_symmetric::{PaddingFreeSponge, Permutation, TruncatedPermutation};
 use p3_uni_stark::{
-    prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, StarkConfig,
-    SubAirBuilder,
+    prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, PreprocessedVerifierKey,
+    StarkConfig, SubAirBuilder,
 };
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use rand10::rngs::ChaCha20Rng;
 use rand10::{RngExt, SeedableRng};
 
@@ -1197,11 +1199,35 @@ pub fn verify(proof_bytes: &[u8], public: &Public) -> Result<(), String> {
         return Err(format!("proof degree {} does not match the statement's trace size", proof.degree_bits));
     }
     let config = make_config(false);
-    let (_pd, vk) = setup_preprocessed::<MyConfig, _>(&config, &air, log_rows(&air.lay))
-        .map_err(|e| format!("preprocessing failed: {e:?}"))?
-        .ok_or("no preprocessed columns")?;
+    let vk = preprocessed_vk(&air)?;
     verify_with_preprocessed(&config, &air, &proof, &pubs, Some(&vk))
         .map_err(|e| format!("proof does not verify: {e:?}"))
+}
+
+/// The verifier's commitment to the preprocessed columns, computed by the verifier's own code.
+/// The preprocessed trace is the row schedule, a function of the layout (K, h) alone (prices,
+/// haircuts and every other public value enter the constraints, not these columns), so it is
+/// memoised per (K, h) for the life of the process: verifying the many shards of one round
+/// commits the schedule once instead of once per shard.
+pub fn preprocessed_vk(air: &LiabilitiesAir) -> Result<PreprocessedVerifierKey<MyConfig>, String> {
+    type Cache = Mutex<HashMap<(usize, usize), PreprocessedVerifierKey<MyConfig>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (air.lay.k, air.lay.h);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(vk) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(vk.clone());
+    }
+    let vk = compute_preprocessed_vk(air)?;
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, vk.clone());
+    Ok(vk)
+}
+
+/// The same commitment, always recomputed (no cache).
+pub fn compute_preprocessed_vk(air: &LiabilitiesAir) -> Result<PreprocessedVerifierKey<MyConfig>, String> {
+    let (_pd, vk) = setup_preprocessed::<MyConfig, _>(&make_config(false), air, log_rows(&air.lay))
+        .map_err(|e| format!("preprocessing failed: {e:?}"))?
+        .ok_or("no preprocessed columns")?;
+    Ok(vk)
 }
 
 #[allow(dead_code)]

@@ -336,3 +336,27 @@ fn chunk_sums_cannot_wrap_the_field_and_the_height_limit_is_enforced() {
     p3.limb_sums[0][0] += p;
     assert!(verify(&proof, &p3).is_err());
 }
+
+#[test]
+fn preprocessed_key_is_a_function_of_k_and_h_only() {
+    // the verifier memoises its preprocessed commitment per (K, h); that is sound only if the
+    // schedule does not depend on anything else: recompute it for other prices and haircuts
+    let a = LiabilitiesAir::new(3, 2, &[5, 6, 7], &[9000, 9500, 10000]).unwrap();
+    let b = LiabilitiesAir::new(3, 2, &[1, 1, 1], &[10000, 10000, 10000]).unwrap();
+    let key = |air: &LiabilitiesAir| format!("{:?}", compute_preprocessed_vk(air).unwrap().commitment);
+    assert_eq!(key(&a), key(&b));
+    assert_eq!(format!("{:?}", preprocessed_vk(&a).unwrap().commitment), key(&b));
+    // another height or asset count is another schedule
+    let c = LiabilitiesAir::new(3, 3, &[5, 6, 7], &[9000, 9500, 10000]).unwrap();
+    let d = LiabilitiesAir::new(4, 2, &[5, 6, 7, 8], &[9000, 9500, 10000, 10000]).unwrap();
+    assert_ne!(key(&a), key(&c));
+    assert_ne!(key(&a), key(&d));
+    // a proof verified twice (the second time from the memoised key) still binds every value
+    let c = case(3, 2, 3);
+    let (proof, public) = prove(&c.public, wit(&c)).unwrap();
+    verify(&proof, &public).unwrap();
+    verify(&proof, &public).unwrap();
+    let mut p2 = public.clone();
+    p2.prices[0] += 1;
+    assert!(verify(&proof, &p2).is_err());
+}
