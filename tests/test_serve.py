@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +25,7 @@ from por.inclusion import verify_inclusion
 from por.service import (ProofFastPath, ServiceConfig, _bundle_file, create_app,
                          openapi_json)
 from por.store import open_store
+from live_service import por_serve
 from por.tokens import (TOKEN_PREFIX, KeyFileError, TokenError, TokenKey, TokenVerifier,
                         b64url_decode, b64url_encode, issue_token, load_key, parse_ttl,
                         write_key)
@@ -435,32 +433,11 @@ def test_cli_keygen_and_issue(tmp_path):
     assert r.exit_code != 0 and "TTL" in r.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_live_server_two_workers(bundle, store_url, tmp_path, key):
     """`por serve` as a real uvicorn server with 2 worker processes, over loopback HTTP."""
     kp = write_key(key, tmp_path / "tk")
     pub = write_key(key.public_only(), tmp_path / "tk.pub")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "por", "serve", str(bundle), "--db", store_url,
-         "--token-key", str(pub), "--port", str(port), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            raise AssertionError(proc.stderr.read().decode())
+    with por_serve(bundle, store_url, pub, workers=2) as base:
         with open_store(store_url) as s:
             for i in range(0, N, 7):
                 acc = loadtest.account_id_for(i)
@@ -471,10 +448,6 @@ def test_live_server_two_workers(bundle, store_url, tmp_path, key):
             urllib.request.urlopen(base + "/api/v1/proof", timeout=5)
         assert e.value.code == 401
         assert json.loads(e.value.read())["error"] == "invalid_token"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
 
 def test_serve_refuses_a_bad_start(tmp_path, key):
     pub = write_key(key.public_only(), tmp_path / "k.pub")

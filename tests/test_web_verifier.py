@@ -453,36 +453,14 @@ def test_token_flow_through_the_real_proof_service(browser, rnd, tmp_path):
     """End to end: `por serve` (real uvicorn) serves the page at /verify/, the bundle at
     /bundle/ and the customer's proof from the round's real proof store; the customer enters the
     token the exchange issued and the browser verifies the proof it fetched."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
-
+    from live_service import por_serve
     from por.tokens import TokenKey, issue_token, write_key
 
     key = TokenKey.generate()
     write_key(key, tmp_path / "tk")
     pub = write_key(key.public_only(), tmp_path / "tk.pub")
     store = rnd.proofs.parent / "liabilities" / "proofs.db"  # what `por prove liabilities` filled
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "por", "serve", str(rnd.bundle), "--db", str(store),
-                             "--token-key", str(pub), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            raise AssertionError(proc.stderr.read().decode())
+    with por_serve(rnd.bundle, str(store), pub) as base:
         proof = json.loads(rnd.proof_files()[3].read_text())
         token = issue_token(key, proof["account_id"], rnd.round_id, 600)
         other = issue_token(key, json.loads(rnd.proof_files()[4].read_text())["account_id"], "other-round", 600)
@@ -500,6 +478,3 @@ def test_token_flow_through_the_real_proof_service(browser, rnd, tmp_path):
         assert len(api) == 2 and api[1]["headers"].get("authorization") == "Bearer " + token
         assert all(r["method"] == "GET" and not r["body"] for r in rec.requests)
         assert not errors, errors
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

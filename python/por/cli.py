@@ -120,6 +120,18 @@ def verify() -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _staged_progress(bar):
+    """A ``progress(stage, done, total)`` callback: one bar row per stage, created on first use."""
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
 def _progress_bar(description: str):
     """A rich progress bar on stderr (only drawn on a terminal)."""
     from rich.progress import (
@@ -392,12 +404,7 @@ def prove_liabilities_cmd(snapshot_dir: str, out_dir: str, private_dir: str | No
         fail(as_json, f"--shard-size: {exc.message}")
         return
     bar = _progress_bar("liabilities")
-    tasks: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
+    progress = _staged_progress(bar)
 
     try:
         with bar:
@@ -522,12 +529,7 @@ def verify_liabilities_cmd(bundle: str, as_json: bool) -> None:
     from por.liabilities import LiabilitiesError, totals_table, verify
 
     bar = _progress_bar("verifying")
-    tasks: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
+    progress = _staged_progress(bar)
 
     try:
         with bar:
