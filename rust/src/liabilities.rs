@@ -51,7 +51,7 @@ pub const MAX_WEIGHT_BITS: u32 = 64;
 pub const MAX_HAIRCUT_BP: u64 = 10_000;
 
 pub const PROOF_MAGIC: &[u8; 8] = b"PORLIAB\0";
-pub const PROOF_VERSION: u32 = 3;
+pub const PROOF_VERSION: u32 = 4;
 /// Sort keys are 60-bit: key = c0 * 2^30 + c1 with c0, c1 < 2^30.
 pub const KEY_SPACE: u64 = 1 << 60;
 
@@ -75,11 +75,27 @@ type P2Air = Poseidon2Air<F, GenericPoseidon2LinearLayersKoalaBear, W, SBOX_DEGR
 type P2Cols<T> = Poseidon2Cols<T, W, SBOX_DEGREE, 0, HALF_FULL, PARTIAL>;
 pub const NP: usize = W + 2 * HALF_FULL * W + PARTIAL; // 239
 const OUT: usize = NP - W;
-const BITS: usize = NP;
-const NBITS: usize = 256;
+/// Range checks use base-4 digits: each digit column d satisfies d(d-1)(d-2)(d-3) = 0 (degree
+/// 4, which costs no extra quotient chunk next to the degree-3 Poseidon2 constraints in ZK mode),
+/// so a row carries 128 digit columns for 256 bits of range-checked values. Every range-checked
+/// field starts at an even bit offset and has an even width.
+pub const DIG: usize = NP;
+pub const NDIG: usize = 128;
 const NPOS: usize = 15; // 8-bit positions of the per-customer solvency value
-const CARRY_BITS: usize = 19;
-const CARRY_OFF: u64 = 1 << 18;
+const CARRY_BITS: usize = 20;
+const CARRY_OFF: u64 = 1 << 19;
+/// Sort-key limbs (key = c0 * 2^30 + c1): widths and bit offsets inside the 60-bit key. Limbs
+/// 0, 1 are c1's low 16 and high 14 bits, limbs 2, 3 are c0's.
+pub const KEY_LIMB_BITS: [usize; 4] = [16, 14, 16, 14];
+pub const KEY_LIMB_OFF: [usize; 4] = [0, 16, 30, 46];
+/// Bit offsets in the digit columns of block-0 rows: c0 (0..30), c1 (30..60), the key
+/// difference limbs d_t (60..120), then the three borrows, one digit each (bits 120, 122, 124).
+const KD_OFF: [usize; 4] = [60, 76, 90, 106];
+const BORROW_BIT: [usize; 3] = [120, 122, 124];
+
+pub fn key_limb(key: u64, t: usize) -> u64 {
+    (key >> KEY_LIMB_OFF[t]) & ((1u64 << KEY_LIMB_BITS[t]) - 1)
+}
 
 // preprocessed columns
 // (first block = blk_0, last block = blk_{nb-1}, continuation block = sum_{b>=1} blk_b: derived
@@ -124,7 +140,7 @@ impl Layout {
             return Err(format!("tree height must be 1..={MAX_TREE_HEIGHT}, got {h}"));
         }
         let nb = (8 + 8 * k).div_ceil(16);
-        let acc = BITS + NBITS;
+        let acc = DIG + NDIG;
         let v = acc + 2 * CHUNKS * k;
         let kc = v + NPOS;
         let st = kc + 4;
@@ -256,7 +272,7 @@ impl BaseAir<F> for LiabilitiesAir {
         self.lay.num_public()
     }
     fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
+        Some(4)
     }
     fn preprocessed_trace(&self) -> Option<RowMajorMatrix<F>> {
         let lay = &self.lay;
@@ -284,10 +300,12 @@ impl BaseAir<F> for LiabilitiesAir {
     }
 }
 
-fn bitsum<AB: AirBuilder>(bits: &[AB::Var]) -> AB::Expr {
+/// The value of bits `lo..hi` of a row's digit columns (base 4; `lo` and `hi` even).
+fn bitsum<AB: AirBuilder>(digits: &[AB::Var], lo: usize, hi: usize) -> AB::Expr {
+    debug_assert!(lo % 2 == 0 && hi % 2 == 0 && lo <= hi);
     let mut acc = AB::Expr::ZERO;
-    for (i, &b) in bits.iter().enumerate() {
-        acc += b * AB::F::from_u64(1u64 << i);
+    for (i, &d) in digits[lo / 2..hi / 2].iter().enumerate() {
+        acc += d * AB::F::from_u64(1u64 << (2 * i));
     }
     acc
 }
@@ -308,11 +326,15 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         let pn: Vec<AB::Var> = prep.next_slice().to_vec();
         let pubs: Vec<AB::Expr> = builder.public_values().iter().map(|&x| x.into()).collect();
 
-        let bits = &loc[BITS..BITS + NBITS];
+        let bits = &loc[DIG..DIG + NDIG];
         let one = AB::Expr::ONE;
-        // (b) booleans
-        for &b in bits {
-            builder.assert_bool(b);
+        // (b) base-4 digits: d (d - 1) (d - 2) (d - 3) = 0
+        for &d in bits {
+            let d: AB::Expr = d.into();
+            builder.assert_zero(
+                d.clone() * (d.clone() - one.clone()) * (d.clone() - AB::Expr::TWO)
+                    * (d - AB::Expr::from_u64(3)),
+            );
         }
         let nb = lay.nb;
         let b0 = |row: &[AB::Var]| -> AB::Expr { row[P_BLK].into() };
@@ -328,7 +350,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         let is_block: AB::Expr = b0(&pl) + bcont(&pl);
         // (c) limb lanes equal their 16 bits
         for l in 0..16 {
-            let lane = bitsum::<AB>(&bits[16 * l..16 * l + 16]);
+            let lane = bitsum::<AB>(bits, 16 * l, 16 * l + 16);
             let d: AB::Expr = loc[l].into() - lane;
             if l >= 8 {
                 builder.when(is_block.clone()).assert_zero(d);
@@ -349,23 +371,32 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for i in 16..24 {
             builder.when_transition().when(bcont(&pn)).assert_eq(nxt[i], loc[OUT + i]);
         }
-        // (f) sort keys: c0 = bits[0..30], c1 = bits[30..60]; 15-bit key limbs
-        builder.when(b0(&pl)).assert_eq(loc[0], bitsum::<AB>(&bits[0..30]));
-        builder.when(b0(&pl)).assert_eq(loc[1], bitsum::<AB>(&bits[30..60]));
+        // (f) sort keys: c0 = bits 0..30, c1 = bits 30..60; key limbs of 16, 14, 16, 14 bits
+        builder.when(b0(&pl)).assert_eq(loc[0], bitsum::<AB>(bits, 0, 30));
+        builder.when(b0(&pl)).assert_eq(loc[1], bitsum::<AB>(bits, 30, 60));
         let klimb: [AB::Expr; 4] = [
-            bitsum::<AB>(&bits[30..45]),
-            bitsum::<AB>(&bits[45..60]),
-            bitsum::<AB>(&bits[0..15]),
-            bitsum::<AB>(&bits[15..30]),
+            bitsum::<AB>(bits, 30, 46),
+            bitsum::<AB>(bits, 46, 60),
+            bitsum::<AB>(bits, 0, 16),
+            bitsum::<AB>(bits, 16, 30),
         ];
-        // a - b - sub = sum d_t 2^(15t) >= 0 with 15-bit d_t (bits 60..120) and boolean borrows
-        // (bits 120..123); every term is < 2^17, so the limb equations hold over the integers.
+        // a - b - sub = sum d_t 2^off_t >= 0 with d_t of the limb's width (bits 60..120) and
+        // boolean borrows (one digit each, bits 120, 122, 124, checked boolean wherever a key
+        // difference is asserted); every term is < 2^17, so the limb equations hold over the
+        // integers.
+        let borrow = |t: usize| -> AB::Expr { bits[BORROW_BIT[t] / 2].into() };
         let key_diff = |t: usize, a: AB::Expr, b: AB::Expr, sub: AB::Expr| -> AB::Expr {
-            let d_t = bitsum::<AB>(&bits[60 + 15 * t..75 + 15 * t]);
-            let b_in: AB::Expr = if t == 0 { AB::Expr::ZERO } else { bits[120 + t - 1].into() };
-            let b_out: AB::Expr = if t == 3 { AB::Expr::ZERO } else { bits[120 + t].into() };
-            a - b - sub - b_in + b_out * AB::F::from_u64(1 << 15) - d_t
+            let d_t = bitsum::<AB>(bits, KD_OFF[t], KD_OFF[t] + KEY_LIMB_BITS[t]);
+            let b_in: AB::Expr = if t == 0 { AB::Expr::ZERO } else { borrow(t - 1) };
+            let b_out: AB::Expr = if t == 3 { AB::Expr::ZERO } else { borrow(t) };
+            a - b - sub - b_in + b_out * AB::F::from_u64(1 << KEY_LIMB_BITS[t]) - d_t
         };
+        for t in 0..3 {
+            let bt = bits[BORROW_BIT[t] / 2];
+            builder.when(pl[P_KCMP]).assert_bool(bt);
+            builder.when_first_row().assert_bool(bt);
+            builder.when_last_row().assert_bool(bt);
+        }
         for t in 0..4 {
             // kc = limbs of the most recent key strictly before this row (key_lo on row 0)
             let kc = loc[lay.kc + t];
@@ -397,7 +428,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 builder.when_first_row().assert_zero(loc[m]);
                 builder
                     .when_transition()
-                    .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(&bits[lo..hi]));
+                    .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(bits, lo, hi));
                 builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + CHUNKS * ai + c].clone());
             }
         }
@@ -407,7 +438,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 (0..8)
                     .map(|s| {
                         let o = 16 * (4 * m + s / 2) + 8 * (s % 2);
-                        bitsum::<AB>(&bits[o..o + 8])
+                        bitsum::<AB>(bits, o, o + 8)
                     })
                     .collect()
             })
@@ -450,20 +481,20 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 .assert_eq(nxt[lay.v + t], (one.clone() - b0(&pn)) * (v.into() + c));
         }
         // (i) solvency: v_t + c_t = r_t + 256 c_{t+1}, c_0 = 0, c_15 >= 0 (rows A then B)
-        let nbits = &nxt[BITS..BITS + NBITS];
+        let nbits = &nxt[DIG..DIG + NDIG];
         let carry = |t: usize| -> AB::Expr {
-            // carry c_t for t in 1..=15
-            if t <= 7 {
+            // carry c_t for t in 1..=15: c_1..c_6 on row A (bits 120..240), c_7..c_15 on row B
+            if t <= 6 {
                 let o = 120 + CARRY_BITS * (t - 1);
-                bitsum::<AB>(&bits[o..o + CARRY_BITS]) - AB::Expr::from_u64(CARRY_OFF)
+                bitsum::<AB>(bits, o, o + CARRY_BITS) - AB::Expr::from_u64(CARRY_OFF)
             } else {
-                let o = CARRY_BITS * (t - 8);
-                let s = bitsum::<AB>(&nbits[o..o + CARRY_BITS]);
+                let o = CARRY_BITS * (t - 7);
+                let s = bitsum::<AB>(nbits, o, o + CARRY_BITS);
                 if t == 15 { s } else { s - AB::Expr::from_u64(CARRY_OFF) }
             }
         };
         for t in 0..NPOS {
-            let r_t = bitsum::<AB>(&bits[8 * t..8 * t + 8]);
+            let r_t = bitsum::<AB>(bits, 8 * t, 8 * t + 8);
             let c_t = if t == 0 { AB::Expr::ZERO } else { carry(t) };
             let e = loc[lay.v + t].into() + c_t - r_t - carry(t + 1) * AB::F::from_u64(256);
             builder.when_transition().when(pl[P_SA]).assert_zero(e);
@@ -751,8 +782,8 @@ impl Public {
         v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
         check_key_range(self.key_lo, self.key_hi)?;
         for t in 0..4 {
-            v[lay.pv_keys() + t] = F::from_u64((self.key_lo >> (15 * t)) & 0x7fff);
-            v[lay.pv_keys() + 4 + t] = F::from_u64(((self.key_hi - 1) >> (15 * t)) & 0x7fff);
+            v[lay.pv_keys() + t] = F::from_u64(key_limb(self.key_lo, t));
+            v[lay.pv_keys() + 4 + t] = F::from_u64(key_limb(self.key_hi - 1, t));
         }
         Ok(v)
     }
@@ -862,9 +893,11 @@ fn add_weighted(air: &LiabilitiesAir, ai: usize, x: u64, v: &mut [i64; NPOS]) {
     }
 }
 
+/// Write `val` (< 2^n) as base-4 digits at bit offset `off` (both even) of the digit columns.
 fn set_bits(row: &mut [F], off: usize, n: usize, val: u64) {
-    for i in 0..n {
-        row[BITS + off + i] = F::from_u64((val >> i) & 1);
+    debug_assert!(off % 2 == 0 && n % 2 == 0 && (n == 64 || val >> n == 0));
+    for i in 0..n / 2 {
+        row[DIG + off / 2 + i] = F::from_u64((val >> (2 * i)) & 3);
     }
 }
 
@@ -916,21 +949,21 @@ pub fn check_witness_in(air: &LiabilitiesAir, wit: &Witness, key_lo: u64, key_hi
     Ok(())
 }
 
-/// Write a - b - sub as four 15-bit limbs d_t (bits 60..120) with borrows (bits 120..123).
-/// Wrong (negative) differences are written as their wrapped limbs: the AIR then fails.
+/// Write a - b - sub as key limbs d_t (bits 60..120) with borrows (one digit each at bits 120,
+/// 122, 124). Wrong (negative) differences are written as their wrapped limbs: the AIR then fails.
 fn set_key_diff(row: &mut [F], a: u64, b: u64, sub: u64) {
     let mut borrow = 0i64;
     for t in 0..4 {
-        let x = ((a >> (15 * t)) & 0x7fff) as i64;
-        let y = ((b >> (15 * t)) & 0x7fff) as i64;
+        let x = key_limb(a, t) as i64;
+        let y = key_limb(b, t) as i64;
         let mut dd = x - y - if t == 0 { sub as i64 } else { 0 } - borrow;
         borrow = (dd < 0) as i64;
         if dd < 0 {
-            dd += 1 << 15;
+            dd += 1 << KEY_LIMB_BITS[t];
         }
-        set_bits(row, 60 + 15 * t, 15, dd as u64);
+        set_bits(row, KD_OFF[t], KEY_LIMB_BITS[t], dd as u64);
         if t < 3 {
-            set_bits(row, 120 + t, 1, borrow as u64);
+            row[DIG + BORROW_BIT[t] / 2] = F::from_u64(borrow as u64);
         }
     }
 }
@@ -1006,14 +1039,14 @@ pub fn generate_trace_in(
                 for t in 0..NPOS {
                     set_bits(ra, 8 * t, 8, r[t]);
                 }
-                for t in 1..=7 {
+                for t in 1..=6 {
                     set_bits(ra, 120 + CARRY_BITS * (t - 1), CARRY_BITS, (cr[t] + CARRY_OFF as i64) as u64);
                 }
                 fill_perm(ra, [F::ZERO; W], air);
                 let rb = &mut rows[(lay.nb + 1) * wd..(lay.nb + 2) * wd];
-                for t in 8..=15 {
+                for t in 7..=15 {
                     let off = if t == 15 { 0 } else { CARRY_OFF as i64 };
-                    set_bits(rb, CARRY_BITS * (t - 8), CARRY_BITS, (cr[t] + off) as u64);
+                    set_bits(rb, CARRY_BITS * (t - 7), CARRY_BITS, (cr[t] + off) as u64);
                 }
                 fill_perm(rb, [F::ZERO; W], air);
                 core::array::from_fn(|j| state[j])
@@ -1027,7 +1060,7 @@ pub fn generate_trace_in(
     fill_perm(&mut zero_row, [F::ZERO; W], air);
     let mut acc = vec![0u64; 2 * CHUNKS * lay.k];
     let mut v = [0i64; NPOS];
-    let mut kc: [u64; 4] = core::array::from_fn(|t| (key_lo >> (15 * t)) & 0x7fff);
+    let mut kc: [u64; 4] = core::array::from_fn(|t| key_limb(key_lo, t));
     let mut ks = [0u64; 4];
     let mut leaf_ctr = 0;
     for (r, (kind, leaf)) in sched.iter().enumerate() {
@@ -1066,7 +1099,7 @@ pub fn generate_trace_in(
                 let bal = &wit.balances[*leaf];
                 if *b == 0 {
                     let ck = key(&wit.commitments[*leaf]);
-                    ks = core::array::from_fn(|t| (ck >> (15 * t)) & 0x7fff);
+                    ks = core::array::from_fn(|t| key_limb(ck, t));
                     kc = ks;
                     let _ = leaf_ctr;
                     leaf_ctr += 1;

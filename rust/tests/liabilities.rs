@@ -291,7 +291,7 @@ fn soundness_wrapping_running_sum_rejected() {
     let ai = k; // debt of asset 0: amount index K -> lanes 8 + 4K.. = block 1, lane 0 for K = 2
     assert_eq!((8 + 4 * ai) / 16, 1);
     let row = (lay.nb + 2) + 1; // leaf 0 has nb + 2 rows and no merge; leaf 1's block 1
-    let bit_col = NP + 16 * ((8 + 4 * ai) % 16); // chunk 0, bit 0 of that amount
+    let bit_col = DIG + 8 * ((8 + 4 * ai) % 16); // chunk 0, lowest base-4 digit of that amount
     let acc_col = lay.acc + CHUNKS * ai;
     let s = p.limb_sums[ai][0];
     let d = s.min(1000);
