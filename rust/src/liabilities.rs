@@ -42,6 +42,19 @@ pub const MAX_ASSETS: usize = 32;
 pub const MAX_TREE_HEIGHT: usize = 18;
 pub const CHUNK_BITS: usize = 12;
 pub const CHUNKS: usize = 6;
+/// Trees of height <= 14 (every shard of the default size) sum whole 16-bit limbs instead:
+/// (2^16 - 1) * 2^14 < p, so four accumulators per amount, not six.
+pub const LIMB_SUM_MAX_HEIGHT: usize = 14;
+
+/// Chunk width used to sum amounts in a tree of height h: 16 bits for h <= 14, else 12 bits.
+pub const fn chunk_bits(h: usize) -> usize {
+    if h <= LIMB_SUM_MAX_HEIGHT { 16 } else { CHUNK_BITS }
+}
+
+/// Number of chunks per 64-bit amount in a tree of height h (4 or 6).
+pub const fn chunks(h: usize) -> usize {
+    64usize.div_ceil(chunk_bits(h))
+}
 /// The hiding PCS needs enough rows to mask its openings.
 pub const MIN_LOG_ROWS: usize = 10;
 pub const MAX_ROUND_ID_BYTES: usize = 63;
@@ -120,6 +133,9 @@ pub struct Layout {
     pub h: usize,
     pub nb: usize,
     pub acc: usize,
+    /// chunk width in bits and chunks per amount (see [`chunk_bits`])
+    pub cb: usize,
+    pub nch: usize,
     pub v: usize,
     pub kc: usize,
     pub st: usize,
@@ -141,7 +157,8 @@ impl Layout {
         }
         let nb = (8 + 8 * k).div_ceil(16);
         let acc = DIG + NDIG;
-        let v = acc + 2 * CHUNKS * k;
+        let (cb, nch) = (chunk_bits(h), chunks(h));
+        let v = acc + 2 * nch * k;
         let kc = v + NPOS;
         let st = kc + 4;
         let depth = h + 1;
@@ -150,7 +167,7 @@ impl Layout {
         let rows_per_leaf = nb + 2;
         let used = (rows_per_leaf << h) + (1 << h) - 1;
         let n_rows = (used + 1).next_power_of_two().max(1 << MIN_LOG_ROWS);
-        Ok(Self { k, h, nb, acc, v, kc, st, depth, width, p_pw, p_width: p_pw, rows_per_leaf, n_rows })
+        Ok(Self { k, h, nb, acc, cb, nch, v, kc, st, depth, width, p_pw, p_width: p_pw, rows_per_leaf, n_rows })
     }
 
     fn schedule(&self) -> Vec<(Kind, usize)> {
@@ -182,7 +199,7 @@ impl Layout {
         self.pv_haircuts() + self.k
     }
     pub fn pv_root(&self) -> usize {
-        self.pv_sums() + 2 * CHUNKS * self.k
+        self.pv_sums() + 2 * self.nch * self.k
     }
     /// 4 x 15-bit limbs of key_lo, then 4 x 15-bit limbs of key_hi - 1.
     pub fn pv_keys(&self) -> usize {
@@ -421,15 +438,15 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for ai in 0..2 * lay.k {
             let idx = 8 + 4 * ai;
             let (b, l0) = (idx / 16, idx % 16);
-            for c in 0..CHUNKS {
-                let lo = 16 * l0 + CHUNK_BITS * c;
-                let hi = 16 * l0 + (CHUNK_BITS * (c + 1)).min(64);
-                let m = lay.acc + CHUNKS * ai + c;
+            for c in 0..lay.nch {
+                let lo = 16 * l0 + lay.cb * c;
+                let hi = 16 * l0 + (lay.cb * (c + 1)).min(64);
+                let m = lay.acc + lay.nch * ai + c;
                 builder.when_first_row().assert_zero(loc[m]);
                 builder
                     .when_transition()
                     .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(bits, lo, hi));
-                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + CHUNKS * ai + c].clone());
+                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + lay.nch * ai + c].clone());
             }
         }
         // (h) per-customer solvency accumulators
@@ -730,9 +747,9 @@ pub struct Public {
     pub h: usize,
     pub prices: Vec<u64>,
     pub haircuts: Vec<u64>,
-    /// chunk sums S[a][c] for a in 0..2K (equity then debt), c in 0..CHUNKS: the sum over all
+    /// chunk sums S[a][c] for a in 0..2K (equity then debt), c in 0..chunks(h): the sum over all
     /// leaves of bits 12c..12c+12 of the amount; the total is sum_c S[a][c] 2^(12c).
-    pub limb_sums: Vec<[u64; CHUNKS]>,
+    pub limb_sums: Vec<Vec<u64>>,
     pub root: Digest,
     /// Every leaf's sort key (padding included) lies in [key_lo, key_hi).
     pub key_lo: u64,
@@ -743,7 +760,7 @@ impl Public {
     pub fn totals(&self) -> Vec<u128> {
         self.limb_sums
             .iter()
-            .map(|s| (0..CHUNKS).map(|c| (s[c] as u128) << (CHUNK_BITS * c)).sum())
+            .map(|s| s.iter().enumerate().map(|(c, &x)| (x as u128) << (chunk_bits(self.h) * c)).sum())
             .collect()
     }
 
@@ -772,11 +789,14 @@ impl Public {
             return Err(format!("expected {} limb-sum rows, got {}", 2 * self.k, self.limb_sums.len()));
         }
         for (ai, s) in self.limb_sums.iter().enumerate() {
-            for c in 0..CHUNKS {
+            if s.len() != lay.nch {
+                return Err(format!("limb-sum row {ai} has {} chunks, expected {} for h = {}", s.len(), lay.nch, lay.h));
+            }
+            for c in 0..lay.nch {
                 if s[c] >= hash::MODULUS as u64 {
                     return Err(format!("chunk sum [{ai}][{c}] = {} is not below p", s[c]));
                 }
-                v[lay.pv_sums() + CHUNKS * ai + c] = F::from_u64(s[c]);
+                v[lay.pv_sums() + lay.nch * ai + c] = F::from_u64(s[c]);
             }
         }
         v[lay.pv_root()..lay.pv_root() + 8].copy_from_slice(&self.root);
@@ -969,7 +989,7 @@ fn set_key_diff(row: &mut [F], a: u64, b: u64, sub: u64) {
 }
 
 /// Build the main trace and the public values (limb sums, root) for the full key range.
-pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
+pub fn generate_trace(air: &LiabilitiesAir, wit: &Witness) -> (RowMajorMatrix<F>, Vec<Vec<u64>>, Digest) {
     generate_trace_in(air, wit, 0, KEY_SPACE)
 }
 
@@ -980,7 +1000,7 @@ pub fn generate_trace_in(
     wit: &Witness,
     key_lo: u64,
     key_hi: u64,
-) -> (RowMajorMatrix<F>, Vec<[u64; CHUNKS]>, Digest) {
+) -> (RowMajorMatrix<F>, Vec<Vec<u64>>, Digest) {
     let lay = &air.lay;
     let wd = lay.width;
     let nleaf = 1usize << lay.h;
@@ -1058,7 +1078,8 @@ pub fn generate_trace_in(
     let mut stack: Vec<Digest> = Vec::new();
     let mut zero_row = vec![F::ZERO; wd];
     fill_perm(&mut zero_row, [F::ZERO; W], air);
-    let mut acc = vec![0u64; 2 * CHUNKS * lay.k];
+    let (nch, cb) = (lay.nch, lay.cb);
+    let mut acc = vec![0u64; 2 * nch * lay.k];
     let mut v = [0i64; NPOS];
     let mut kc: [u64; 4] = core::array::from_fn(|t| key_limb(key_lo, t));
     let mut ks = [0u64; 4];
@@ -1107,8 +1128,8 @@ pub fn generate_trace_in(
                 for m in 0..4 {
                     if let Some(ai) = air.slot_amount(*b, m) {
                         let x = bal[ai];
-                        for c in 0..CHUNKS {
-                            acc[CHUNKS * ai + c] += (x >> (CHUNK_BITS * c)) & ((1 << CHUNK_BITS) - 1);
+                        for c in 0..nch {
+                            acc[nch * ai + c] += (x >> (cb * c)) & ((1 << cb) - 1);
                         }
                         add_weighted(air, ai, x, &mut v);
                     }
@@ -1133,7 +1154,7 @@ pub fn generate_trace_in(
     let nr = lay.n_rows;
     set_key_diff(&mut vals[(nr - 1) * wd..nr * wd], key_hi - 1, last_key, 0);
     let root = stack[0];
-    let sums = (0..2 * lay.k).map(|ai| core::array::from_fn(|c| acc[CHUNKS * ai + c])).collect();
+    let sums = (0..2 * lay.k).map(|ai| acc[nch * ai..nch * (ai + 1)].to_vec()).collect();
     (RowMajorMatrix::new(vals, wd), sums, root)
 }
 

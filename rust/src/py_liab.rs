@@ -45,10 +45,11 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
     let k: usize = get("num_assets")?.extract()?;
     let h: usize = get("tree_height")?.extract()?;
     let sums: Vec<Vec<u64>> = get("limb_sums")?.extract()?;
-    if sums.len() != 2 * k || sums.iter().any(|s| s.len() != liab::CHUNKS) {
+    let nch = liab::chunks(h);
+    if sums.len() != 2 * k || sums.iter().any(|s| s.len() != nch) {
         return Err(PyValueError::new_err(format!(
-            "public values: limb_sums must be 2K rows of {} integers (12-bit chunk sums)",
-            liab::CHUNKS
+            "public values: limb_sums must be 2K rows of {nch} integers ({}-bit chunk sums for tree height {h})",
+            liab::chunk_bits(h)
         )));
     }
     let root: Vec<u64> = get("root")?.extract()?;
@@ -68,7 +69,7 @@ fn dict_to_public(d: &Bound<'_, PyDict>) -> PyResult<Public> {
         h,
         prices: get("prices")?.extract()?,
         haircuts: get("haircuts")?.extract()?,
-        limb_sums: sums.iter().map(|s| core::array::from_fn(|c| s[c])).collect(),
+        limb_sums: sums,
         root: digest(&root, "public values: root")?,
         key_lo,
         key_hi,

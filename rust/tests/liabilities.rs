@@ -292,7 +292,7 @@ fn soundness_wrapping_running_sum_rejected() {
     assert_eq!((8 + 4 * ai) / 16, 1);
     let row = (lay.nb + 2) + 1; // leaf 0 has nb + 2 rows and no merge; leaf 1's block 1
     let bit_col = DIG + 8 * ((8 + 4 * ai) % 16); // chunk 0, lowest base-4 digit of that amount
-    let acc_col = lay.acc + CHUNKS * ai;
+    let acc_col = lay.acc + lay.nch * ai;
     let s = p.limb_sums[ai][0];
     let d = s.min(1000);
     assert!(d > 0);
@@ -318,6 +318,12 @@ fn chunk_sums_cannot_wrap_the_field_and_the_height_limit_is_enforced() {
     // one more level and an honest sum could pass p: the limit is tight, not decorative
     assert!(max_chunk << (MAX_TREE_HEIGHT + 1) >= p);
     assert!(MAX_TREE_HEIGHT >= 18);
+    // low trees (every default shard) sum whole 16-bit limbs: tight at height 14 as well
+    let max_limb = (1u64 << 16) - 1;
+    assert!(max_limb << LIMB_SUM_MAX_HEIGHT < p);
+    assert!(max_limb << (LIMB_SUM_MAX_HEIGHT + 1) >= p);
+    assert_eq!((chunk_bits(LIMB_SUM_MAX_HEIGHT), chunks(LIMB_SUM_MAX_HEIGHT)), (16, 4));
+    assert_eq!((chunk_bits(LIMB_SUM_MAX_HEIGHT + 1), chunks(LIMB_SUM_MAX_HEIGHT + 1)), (12, 6));
     // the prover refuses such a tree...
     assert!(Layout::new(2, MAX_TREE_HEIGHT + 1).unwrap_err().contains("tree height"));
     let c = case(2, 2, 3);
@@ -359,4 +365,28 @@ fn preprocessed_key_is_a_function_of_k_and_h_only() {
     let mut p2 = public.clone();
     p2.prices[0] += 1;
     assert!(verify(&proof, &p2).is_err());
+}
+
+/// Trees taller than LIMB_SUM_MAX_HEIGHT sum 12-bit chunks: a real proof at h = 15 (one asset,
+/// so that it stays small) verifies, carries six chunk sums per amount and recombines them to
+/// the exact totals, including a balance of 2^64 - 1.
+#[test]
+fn tall_tree_sums_12_bit_chunks_and_verifies() {
+    let h = LIMB_SUM_MAX_HEIGHT + 1;
+    let c = case(1, h, 3);
+    let (proof, public) = prove(&c.public, wit(&c)).unwrap();
+    assert!(public.limb_sums.iter().all(|s| s.len() == 6));
+    let totals = public.totals();
+    let eq: u128 = c.wit_b.iter().map(|b| b[0] as u128).sum();
+    let debt: u128 = c.wit_b.iter().map(|b| b[1] as u128).sum();
+    assert!(eq > u64::MAX as u128, "the equity total needs more than 64 bits");
+    assert_eq!(totals, vec![eq, debt]);
+    verify(&proof, &public).unwrap();
+    let mut bad = public.clone();
+    bad.limb_sums[0][5] += 1;
+    assert!(verify(&proof, &bad).is_err());
+    // a statement with the low-tree chunking (four 16-bit sums) is refused for this height
+    let mut four = public.clone();
+    four.limb_sums = vec![vec![0; 4]; 2];
+    assert!(verify(&proof, &four).unwrap_err().contains("chunks"));
 }
