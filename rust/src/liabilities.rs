@@ -14,7 +14,7 @@ use p3_field::extension::BinomialExtensionField;
 use p3_field::{Field, PackedValue, PrimeCharacteristicRing, PrimeField32, PrimeField64};
 use p3_fri::{FriParameters, HidingFriPcs};
 use p3_koala_bear::{
-    default_koalabear_poseidon2_16, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
+    default_koalabear_poseidon2_16, default_koalabear_poseidon2_24, GenericPoseidon2LinearLayersKoalaBear, KoalaBear,
     Poseidon2KoalaBear, KOALABEAR_POSEIDON2_RC_24_EXTERNAL_FINAL,
     KOALABEAR_POSEIDON2_RC_24_EXTERNAL_INITIAL, KOALABEAR_POSEIDON2_RC_24_INTERNAL,
 };
@@ -557,7 +557,9 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
 pub type Val = KoalaBear;
 pub type Challenge = BinomialExtensionField<Val, 4>;
 type Perm16 = Poseidon2KoalaBear<16>;
-type MyHash = PaddingFreeSponge<Perm16, 16, 8, 8>;
+type Perm24 = Poseidon2KoalaBear<24>;
+/// Leaf hashing of the committed LDE rows: Poseidon2-24 sponge, rate 16, capacity 8 (248 bits).
+type MyHash = PaddingFreeSponge<Perm24, 24, 16, 8>;
 type MyCompress = TruncatedPermutation<Perm16, 2, 8, 16>;
 type ValMmcs = MerkleTreeHidingMmcs<
     <Val as Field>::Packing,
@@ -723,7 +725,7 @@ pub fn make_prover_config(rng: &mut ChaCha20Rng) -> MyConfig {
 fn make_config_from_seeds(mmcs_seed: [u8; 32], pcs_seed: [u8; 32]) -> MyConfig {
     let perm = default_koalabear_poseidon2_16();
     let val_mmcs = ValMmcs::new(
-        MyHash::new(perm.clone()),
+        MyHash::new(default_koalabear_poseidon2_24()),
         MyCompress::new(perm.clone()),
         0,
         ChaCha20Rng::from_seed(mmcs_seed),
