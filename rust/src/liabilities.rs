@@ -336,12 +336,15 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             self.p2.eval(&mut sub);
         }
         let main = builder.main();
-        let loc: Vec<AB::Var> = main.current_slice().to_vec();
-        let nxt: Vec<AB::Var> = main.next_slice().to_vec();
+        // Borrow the rows in place (the windows are owned copies of two slice references): no
+        // per-row copy of ~700 (packed) cells in the prover's quotient loop.
+        let loc: &[AB::Var] = main.current_slice();
+        let nxt: &[AB::Var] = main.next_slice();
         let prep = builder.preprocessed().clone();
-        let pl: Vec<AB::Var> = prep.current_slice().to_vec();
-        let pn: Vec<AB::Var> = prep.next_slice().to_vec();
-        let pubs: Vec<AB::Expr> = builder.public_values().iter().map(|&x| x.into()).collect();
+        let pl: &[AB::Var] = prep.current_slice();
+        let pn: &[AB::Var] = prep.next_slice();
+        // public values stay field elements until used (a handful of boundary constraints)
+        let pubs: Vec<AB::PublicVar> = builder.public_values().to_vec();
 
         let bits = &loc[DIG..DIG + NDIG];
         let one = AB::Expr::ONE;
@@ -417,7 +420,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
         for t in 0..4 {
             // kc = limbs of the most recent key strictly before this row (key_lo on row 0)
             let kc = loc[lay.kc + t];
-            builder.when_first_row().assert_eq(kc, pubs[lay.pv_keys() + t].clone());
+            builder.when_first_row().assert_eq(kc, pubs[lay.pv_keys() + t].into());
             builder
                 .when_transition()
                 .assert_eq(nxt[lay.kc + t], kc.into() + b0(&pl) * (klimb[t].clone() - kc.into()));
@@ -428,7 +431,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             // last row (a padding row, kc = the last leaf's key): (key_hi - 1) - key >= 0
             builder.when_last_row().assert_zero(key_diff(
                 t,
-                pubs[lay.pv_keys() + 4 + t].clone(),
+                pubs[lay.pv_keys() + 4 + t].into(),
                 kc.into(),
                 AB::Expr::ZERO,
             ));
@@ -446,7 +449,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
                 builder
                     .when_transition()
                     .assert_eq(nxt[m], loc[m].into() + pl[P_BLK + b] * bitsum::<AB>(bits, lo, hi));
-                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + lay.nch * ai + c].clone());
+                builder.when_last_row().assert_eq(loc[m], pubs[lay.pv_sums() + lay.nch * ai + c].into());
             }
         }
         // (h) per-customer solvency accumulators
@@ -548,7 +551,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             }
         }
         for i in 0..8 {
-            builder.when_last_row().assert_eq(loc[lay.st + i], pubs[lay.pv_root() + i].clone());
+            builder.when_last_row().assert_eq(loc[lay.st + i], pubs[lay.pv_root() + i].into());
         }
     }
 }

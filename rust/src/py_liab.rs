@@ -218,6 +218,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LIABILITIES_PROOF_VERSION", liab::PROOF_VERSION)?;
     m.add("KEY_SPACE", liab::KEY_SPACE)?;
     m.add("CHUNK_BITS", liab::CHUNK_BITS)?;
+    m.add("LIMB_SUM_MAX_HEIGHT", liab::LIMB_SUM_MAX_HEIGHT)?;
     m.add_function(wrap_pyfunction!(prove_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(verify_liabilities, m)?)?;
     m.add_function(wrap_pyfunction!(leaf_hash, m)?)?;
