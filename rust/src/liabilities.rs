@@ -24,11 +24,12 @@ use p3_merkle_tree::MerkleTreeHidingMmcs;
 use p3_poseidon2_air::{generate_trace_rows_for_perm, Poseidon2Air, Poseidon2Cols, RoundConstants};
 use p3_symmetric::{PaddingFreeSponge, Permutation, TruncatedPermutation};
 use p3_uni_stark::{
-    prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, PreprocessedVerifierKey,
+    prove_with_preprocessed, setup_preprocessed, verify_with_preprocessed, PreprocessedProverData,
+    PreprocessedVerifierKey,
     StarkConfig, SubAirBuilder,
 };
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use rand10::rngs::ChaCha20Rng;
 use rand10::{RngExt, SeedableRng};
 
@@ -1181,13 +1182,8 @@ pub fn prove_trace_with(
     rng: &mut ChaCha20Rng,
 ) -> Result<Vec<u8>, String> {
     let config = make_prover_config(rng);
-    // Preprocessed columns are public: commit them with the verifier's fixed salts so that the
-    // verifier recomputes the same commitment from its own AIR.
-    let pre = make_config(false);
-    let (pd, _vk) = setup_preprocessed::<MyConfig, _>(&pre, air, log_rows(&air.lay))
-        .map_err(|e| format!("preprocessing failed: {e:?}"))?
-        .ok_or("no preprocessed columns")?;
-    let proof = prove_with_preprocessed(&config, air, trace, pubs, Some(&pd))
+    let pd = preprocessed_prover_data(air)?;
+    let proof = prove_with_preprocessed(&config, air, trace, pubs, Some(&*pd))
         .map_err(|e| format!("proving failed: {e:?}"))?;
     let mut out = Vec::new();
     out.extend_from_slice(PROOF_MAGIC);
@@ -1261,6 +1257,32 @@ pub fn verify(proof_bytes: &[u8], public: &Public) -> Result<(), String> {
     let vk = preprocessed_vk(&air)?;
     verify_with_preprocessed(&config, &air, &proof, &pubs, Some(&vk))
         .map_err(|e| format!("proof does not verify: {e:?}"))
+}
+
+/// Shard-sized schedules (h <= this) keep their committed preprocessed columns for the life of
+/// the process (about 31 MB at h = 12 for K = 22): a prover process proving many shards commits
+/// the schedule once. Taller, one-off proofs recompute it (it would be up to 2 GB at h = 18).
+pub const PREPROCESSED_CACHE_MAX_HEIGHT: usize = 13;
+
+/// The prover's committed preprocessed columns (the row schedule, a function of (K, h) only).
+/// Preprocessed columns are public: they are committed with the verifier's fixed salts so that
+/// the verifier recomputes the same commitment from its own AIR.
+fn preprocessed_prover_data(air: &LiabilitiesAir) -> Result<Arc<PreprocessedProverData<MyConfig>>, String> {
+    type Cache = Mutex<HashMap<(usize, usize), Arc<PreprocessedProverData<MyConfig>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (air.lay.k, air.lay.h);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(pd) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(pd.clone());
+    }
+    let (pd, _vk) = setup_preprocessed::<MyConfig, _>(&make_config(false), air, log_rows(&air.lay))
+        .map_err(|e| format!("preprocessing failed: {e:?}"))?
+        .ok_or("no preprocessed columns")?;
+    let pd = Arc::new(pd);
+    if air.lay.h <= PREPROCESSED_CACHE_MAX_HEIGHT {
+        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, pd.clone());
+    }
+    Ok(pd)
 }
 
 /// The verifier's commitment to the preprocessed columns, computed by the verifier's own code.
