@@ -40,7 +40,7 @@ from por.fileio import atomic_write
 
 BUNDLE_FORMAT = "por-liabilities"
 BUNDLE_VERSION = 3
-#: A sharded round (docs/liabilities-bundle.md): what ``prove`` writes (limb sums of 12-bit chunks).
+#: A sharded round (docs/liabilities-bundle.md): what ``prove`` writes (per-shard chunk sums).
 SHARDED_VERSION = 4
 PUBLIC_FILE = "public.json"
 PROOF_FILE = "proof.bin"
