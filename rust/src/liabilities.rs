@@ -37,9 +37,9 @@ use crate::hash::{self, Digest, F};
 
 // ---------------------------------------------------------------- parameters
 pub const MAX_ASSETS: usize = 32;
-/// Amounts are summed in 12-bit chunks (bits 12c..12c+12 of the 64-bit amount, c = 0..5; the
-/// last chunk has 4 bits). A chunk sum is < 2^12 * 2^h and must stay below p = 2^31 - 2^24 + 1:
-/// (2^12 - 1) * 2^18 < p, (2^12 - 1) * 2^19 > p, so h <= 18.
+/// Tall trees (h > 14) sum amounts in 12-bit chunks (bits 12c..12c+12 of the 64-bit amount,
+/// c = 0..5; the last chunk has 4 bits). A chunk sum is < 2^12 * 2^h and must stay below
+/// p = 2^31 - 2^24 + 1: (2^12 - 1) * 2^18 < p, (2^12 - 1) * 2^19 > p, so h <= 18.
 pub const MAX_TREE_HEIGHT: usize = 18;
 pub const CHUNK_BITS: usize = 12;
 pub const CHUNKS: usize = 6;
@@ -202,7 +202,7 @@ impl Layout {
     pub fn pv_root(&self) -> usize {
         self.pv_sums() + 2 * self.nch * self.k
     }
-    /// 4 x 15-bit limbs of key_lo, then 4 x 15-bit limbs of key_hi - 1.
+    /// 4 key limbs (16, 14, 16, 14 bits) of key_lo, then 4 of key_hi - 1.
     pub fn pv_keys(&self) -> usize {
         self.pv_root() + 8
     }
@@ -438,7 +438,7 @@ impl<AB: AirBuilder<F = F>> Air<AB> for LiabilitiesAir {
             ));
         }
         // (g) per-asset chunk sums: the amount's 4 lanes are contiguous in one block, so its 64
-        // bits are bits[16 l0 .. 16 l0 + 64]; chunk c is bits 12c .. min(12c + 12, 64).
+        // bits are bits[16 l0 .. 16 l0 + 64]; chunk c is bits w c .. min(w (c + 1), 64), w = lay.cb.
         for ai in 0..2 * lay.k {
             let idx = 8 + 4 * ai;
             let (b, l0) = (idx / 16, idx % 16);
@@ -754,7 +754,7 @@ pub struct Public {
     pub prices: Vec<u64>,
     pub haircuts: Vec<u64>,
     /// chunk sums S[a][c] for a in 0..2K (equity then debt), c in 0..chunks(h): the sum over all
-    /// leaves of bits 12c..12c+12 of the amount; the total is sum_c S[a][c] 2^(12c).
+    /// leaves of bits wc..w(c+1) of the amount (w = chunk_bits(h)); the total is sum_c S[a][c] 2^(wc).
     pub limb_sums: Vec<Vec<u64>>,
     pub root: Digest,
     /// Every leaf's sort key (padding included) lies in [key_lo, key_hi).
