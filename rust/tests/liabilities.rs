@@ -390,3 +390,28 @@ fn tall_tree_sums_12_bit_chunks_and_verifies() {
     four.limb_sums = vec![vec![0; 4]; 2];
     assert!(verify(&proof, &four).unwrap_err().contains("chunks"));
 }
+
+/// Plonky3's first-row selector is Z_H(x)/(x - 1), which is N (not 1) on row 0, so an AIR that
+/// multiplies a cell by (1 - is_first_row) lets the prover scale that row-0 cell by (1 - N).
+/// Cheat exactly that way on a chunk accumulator: a nonzero row-0 cell, every later cell and the
+/// public chunk sum shifted by (1 - N) times it. The proof must not verify.
+#[test]
+fn soundness_row_zero_accumulator_cell_cannot_shift_a_sum() {
+    let (k, h) = (2, 2);
+    let c = case(k, h, 3);
+    let (air, mut t, mut p) = cheat(&c, wit(&c));
+    let lay = &air.lay;
+    let wd = lay.width;
+    let m = lay.acc; // equity of asset 0, chunk 0
+    let x = F::from_u64(5);
+    let delta = (F::ONE - F::from_u64(lay.n_rows as u64)) * x;
+    t.values[m] = x;
+    for r in 1..lay.n_rows {
+        t.values[r * wd + m] += delta;
+    }
+    let s = F::from_u64(p.limb_sums[0][0]) + delta;
+    p.limb_sums[0][0] = s.as_canonical_u64();
+    let pubs = p.to_fields(&air.lay).unwrap();
+    let proof = prove_trace(&air, t, &pubs).unwrap();
+    assert!(verify(&proof, &p).is_err(), "a row-0 accumulator cell shifted a proven sum");
+}
