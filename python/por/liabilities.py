@@ -181,7 +181,7 @@ def json_to_public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------
-# prove (sharded, resumable; docs/liabilities-bundle.md version 3)
+# prove (sharded, resumable; docs/liabilities-bundle.md version 4)
 # --------------------------------------------------------------------------------------
 
 SHARDS_DIR = "shards"
