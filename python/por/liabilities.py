@@ -565,7 +565,7 @@ def _verify_sharded(bundle: Path, doc: dict[str, Any],
                                f"height {h + g} (top {g}), not what public.json says")
     eq, dt = [0] * k, [0] * k
     roots = []
-    checked: list[tuple[str, Path, bytes, dict[str, Any]]] = []
+    checked: list[tuple[str, Path, dict[str, Any]]] = []
     prev_hi = 0
     for i, e in enumerate(entries):
         where = f"shard {i}"
@@ -585,10 +585,6 @@ def _verify_sharded(bundle: Path, doc: dict[str, Any],
             if e.get("proof") != name:
                 raise LiabilitiesError(f"{where}: proof file must be {name}, not {e.get('proof')!r}")
             path = bundle / name
-            try:
-                proof = path.read_bytes()
-            except OSError as exc:
-                raise LiabilitiesError(f"{path}: cannot read ({exc.strerror})") from None
             pub = shard_public_for_core(round_id, count, k, prices, haircuts, h, e)
             if not (len(pub["equity_totals"]) == len(pub["debt_totals"]) == k):
                 raise LiabilitiesError(f"{where}: totals do not have {k} assets")
@@ -596,26 +592,31 @@ def _verify_sharded(bundle: Path, doc: dict[str, Any],
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise LiabilitiesError(f"{where}: malformed entry ({type(exc).__name__}: {exc})") from None
-        checked.append((where, path, proof, pub))
+        checked.append((where, path, pub))
         for a in range(k):
             eq[a] += pub["equity_totals"][a]
             dt[a] += pub["debt_totals"][a]
         roots.append(pub["root"])
 
-    # The shard proofs themselves, on every core (the Rust verifier releases the GIL); results
-    # are taken in shard order, so the first failing shard is the one reported.
-    def check(item: tuple[str, Path, bytes, dict[str, Any]]) -> str | None:
+    # The shard proofs themselves, on every core (the Rust verifier releases the GIL). Each
+    # worker reads its own proof file, so memory holds one proof per core, not the round's;
+    # results are taken in shard order, so the first failing shard is the one reported.
+    def check(item: tuple[str, Path, dict[str, Any]]) -> str | None:
+        where, path, pub = item
         try:
-            _core.verify_liabilities(item[2], item[3])
+            proof = path.read_bytes()
+        except OSError as exc:
+            return f"{path}: cannot read ({exc.strerror})"
+        try:
+            _core.verify_liabilities(proof, pub)
         except ValueError as exc:
-            return str(exc)
+            return f"{where} ({path.name}): the proof does not verify: {exc}"
         return None
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(checked), os.cpu_count() or 1))) as pool:
-        for i, (item, err) in enumerate(zip(checked, pool.map(check, checked))):
+        for i, err in enumerate(pool.map(check, checked)):
             if err is not None:
-                raise LiabilitiesError(f"{item[0]} ({item[1].name}): the proof does not verify: "
-                                       f"{err}")
+                raise LiabilitiesError(err)
             step("verify shards", i + 1, count)
     if prev_hi != KEY_SPACE:
         raise LiabilitiesError(f"the last shard's key range ends at {prev_hi}, not at 2^60 "
