@@ -130,6 +130,23 @@ def test_swapped_shards_fail(rounds):
         verify(b)
 
 
+def test_missing_or_unreadable_shard_proof_file_is_named(rounds):
+    base, _ = rounds
+    b = _copy(base, "nofile")
+    (b / "shards" / "000004.bin").unlink()
+    with pytest.raises(LiabilitiesError, match=r"000004\.bin: cannot read"):
+        verify(b)
+    # a later shard's bad proof does not hide an earlier one's: shard order decides
+    b = _copy(base, "twobad")
+    for name in ("000002.bin", "000005.bin"):
+        p = b / "shards" / name
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 1
+        p.write_bytes(bytes(data))
+    with pytest.raises(LiabilitiesError, match=r"^shard 2 \(000002\.bin\): the proof does not verify"):
+        verify(b)
+
+
 @pytest.mark.parametrize("which", [0, 3, 6])
 def test_dropped_shard_fails(rounds, which):
     base, _ = rounds
