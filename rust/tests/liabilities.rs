@@ -415,3 +415,19 @@ fn soundness_row_zero_accumulator_cell_cannot_shift_a_sum() {
     let proof = prove_trace(&air, t, &pubs).unwrap();
     assert!(verify(&proof, &p).is_err(), "a row-0 accumulator cell shifted a proven sum");
 }
+
+/// Proofs of another format version (v3 had another AIR and another Merkle leaf hash) are
+/// refused by name, before any parsing.
+#[test]
+fn other_proof_versions_are_refused() {
+    let c = case(2, 2, 3);
+    let (proof, public) = prove(&c.public, wit(&c)).unwrap();
+    assert_eq!(u32::from_le_bytes(proof[8..12].try_into().unwrap()), PROOF_VERSION);
+    assert_eq!(PROOF_VERSION, 4);
+    for v in [3u32, 5] {
+        let mut b = proof.clone();
+        b[8..12].copy_from_slice(&v.to_le_bytes());
+        let e = verify(&b, &public).unwrap_err();
+        assert!(e.contains(&format!("unsupported proof version {v}, expected 4")), "{e}");
+    }
+}
