@@ -1268,21 +1268,10 @@ pub const PREPROCESSED_CACHE_MAX_HEIGHT: usize = 13;
 /// Preprocessed columns are public: they are committed with the verifier's fixed salts so that
 /// the verifier recomputes the same commitment from its own AIR.
 fn preprocessed_prover_data(air: &LiabilitiesAir) -> Result<Arc<PreprocessedProverData<MyConfig>>, String> {
-    type Cache = Mutex<HashMap<(usize, usize), Arc<PreprocessedProverData<MyConfig>>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let key = (air.lay.k, air.lay.h);
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(pd) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(pd.clone());
-    }
-    let (pd, _vk) = setup_preprocessed::<MyConfig, _>(&make_config(false), air, log_rows(&air.lay))
-        .map_err(|e| format!("preprocessing failed: {e:?}"))?
-        .ok_or("no preprocessed columns")?;
-    let pd = Arc::new(pd);
-    if air.lay.h <= PREPROCESSED_CACHE_MAX_HEIGHT {
-        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, pd.clone());
-    }
-    Ok(pd)
+    static CACHE: LayoutCache<Arc<PreprocessedProverData<MyConfig>>> = OnceLock::new();
+    memo_by_layout(&CACHE, air, air.lay.h <= PREPROCESSED_CACHE_MAX_HEIGHT, || {
+        setup_schedule(air).map(|(pd, _vk)| Arc::new(pd))
+    })
 }
 
 /// The verifier's commitment to the preprocessed columns, computed by the verifier's own code.
@@ -1291,24 +1280,44 @@ fn preprocessed_prover_data(air: &LiabilitiesAir) -> Result<Arc<PreprocessedProv
 /// memoised per (K, h) for the life of the process: verifying the many shards of one round
 /// commits the schedule once instead of once per shard.
 pub fn preprocessed_vk(air: &LiabilitiesAir) -> Result<PreprocessedVerifierKey<MyConfig>, String> {
-    type Cache = Mutex<HashMap<(usize, usize), PreprocessedVerifierKey<MyConfig>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let key = (air.lay.k, air.lay.h);
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(vk) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(vk.clone());
-    }
-    let vk = compute_preprocessed_vk(air)?;
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, vk.clone());
-    Ok(vk)
+    static CACHE: LayoutCache<PreprocessedVerifierKey<MyConfig>> = OnceLock::new();
+    memo_by_layout(&CACHE, air, true, || compute_preprocessed_vk(air))
 }
 
 /// The same commitment, always recomputed (no cache).
 pub fn compute_preprocessed_vk(air: &LiabilitiesAir) -> Result<PreprocessedVerifierKey<MyConfig>, String> {
-    let (_pd, vk) = setup_preprocessed::<MyConfig, _>(&make_config(false), air, log_rows(&air.lay))
+    setup_schedule(air).map(|(_pd, vk)| vk)
+}
+
+/// Commit the row schedule (the preprocessed columns) with the verifier's fixed salts.
+fn setup_schedule(
+    air: &LiabilitiesAir,
+) -> Result<(PreprocessedProverData<MyConfig>, PreprocessedVerifierKey<MyConfig>), String> {
+    setup_preprocessed::<MyConfig, _>(&make_config(false), air, log_rows(&air.lay))
         .map_err(|e| format!("preprocessing failed: {e:?}"))?
-        .ok_or("no preprocessed columns")?;
-    Ok(vk)
+        .ok_or_else(|| "no preprocessed columns".to_string())
+}
+
+/// A per-process cache keyed by the layout (K, h), the only inputs of the row schedule.
+type LayoutCache<V> = OnceLock<Mutex<HashMap<(usize, usize), V>>>;
+
+/// The cached value for `air`'s (K, h), or `make()`'s, which is kept when `keep` is true.
+fn memo_by_layout<V: Clone>(
+    cache: &LayoutCache<V>,
+    air: &LiabilitiesAir,
+    keep: bool,
+    make: impl FnOnce() -> Result<V, String>,
+) -> Result<V, String> {
+    let key = (air.lay.k, air.lay.h);
+    let cache = cache.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(v.clone());
+    }
+    let v = make()?;
+    if keep {
+        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
+    }
+    Ok(v)
 }
 
 #[allow(dead_code)]
