@@ -32,6 +32,11 @@ PRICES = [10**15 + a for a in range(K)]
 HAIRCUTS = [9000 + a for a in range(K)]
 
 
+def inclusion_bytes(height: int) -> int:
+    """Binary content of one inclusion proof: commitment, index, siblings, balances."""
+    return 8 * 4 + 4 + height * 8 * 4 + 2 * K * 8
+
+
 def peak_rss_mb() -> int:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -52,8 +57,7 @@ def run_single(logn: int) -> dict:
     t1 = time.perf_counter()
     _core.verify_liabilities(proof, public)
     t2 = time.perf_counter()
-    path = _core.merkle_path(levels, 0)
-    incl = 8 * 4 + 4 + len(path) * 8 * 4 + 2 * K * 8  # commitment, index, siblings, balances (binary)
+    incl = inclusion_bytes(len(_core.merkle_path(levels, 0)))
     return {
         "customers": n, "assets": K, "mode": "single", "proofs": 1,
         "prove_s": round(t1 - t0, 3), "customers_per_s": round(n / (t1 - t0), 1),
@@ -81,8 +85,7 @@ def run_sharded(logn: int, shard_height: int) -> dict:
         sizes = [int(e["proof_bytes"]) for e in res.public["shards"]]
         height = int(res.public["tree_height"])
     prove_s = res.timings["prove shards"]
-    # an inclusion proof of this round: shard path (shard_height) + top path, same encoding
-    incl = 8 * 4 + 4 + height * 8 * 4 + 2 * K * 8
+    incl = inclusion_bytes(height)  # a path through the shard and the top tree
     return {
         "customers": n, "assets": K, "mode": "sharded", "shard_height": shard_height,
         "proofs": len(sizes), "generate_s": round(gen_s, 1),
