@@ -43,6 +43,16 @@ def _copy(base: Path, name: str) -> Path:
     return dst
 
 
+def _consistent_cheat(base: Path, name: str, edit) -> Path:
+    """A copy of the round's bundle whose public.json was changed by ``edit(doc)`` and then
+    made internally consistent by :func:`_write_consistent`."""
+    b = _copy(base, name)
+    doc = json.loads((b / "public.json").read_text())
+    edit(doc)
+    _write_consistent(b, doc)
+    return b
+
+
 def _write_consistent(b: Path, doc: dict) -> None:
     """Write a cheating public.json that is internally consistent: shard indices and proof
     file names renumbered, counts, heights, totals and root recomputed from the shard
@@ -114,10 +124,10 @@ def test_shard_boundary_customers_verify(rounds, tmp_path):
 
 def test_swapped_shards_fail(rounds):
     base, _ = rounds
-    b = _copy(base, "swap")
-    doc = json.loads((b / "public.json").read_text())
-    doc["shards"][1], doc["shards"][2] = doc["shards"][2], doc["shards"][1]
-    _write_consistent(b, doc)
+    def swap(doc):
+        doc["shards"][1], doc["shards"][2] = doc["shards"][2], doc["shards"][1]
+
+    b = _consistent_cheat(base, "swap", swap)
     with pytest.raises(LiabilitiesError, match="key range|does not verify"):
         verify(b)
     # swapping only the proof files (entries in place) fails in the proofs
@@ -150,27 +160,19 @@ def test_missing_or_unreadable_shard_proof_file_is_named(rounds):
 @pytest.mark.parametrize("which", [0, 3, 6])
 def test_dropped_shard_fails(rounds, which):
     base, _ = rounds
-    b = _copy(base, f"drop{which}")
-    doc = json.loads((b / "public.json").read_text())
-    del doc["shards"][which]
-    _write_consistent(b, doc)
+    b = _consistent_cheat(base, f"drop{which}", lambda doc: doc["shards"].pop(which))
     with pytest.raises(LiabilitiesError):
         verify(b)
 
 
 def test_duplicated_shard_fails(rounds):
     base, _ = rounds
-    b = _copy(base, "dup")
-    doc = json.loads((b / "public.json").read_text())
-    doc["shards"].insert(3, dict(doc["shards"][2]))
-    _write_consistent(b, doc)
+    b = _consistent_cheat(base, "dup", lambda doc: doc["shards"].insert(3, dict(doc["shards"][2])))
     with pytest.raises(LiabilitiesError):
         verify(b)
     # replacing a shard by a copy of its neighbour (count unchanged)
-    b = _copy(base, "dup2")
-    doc = json.loads((b / "public.json").read_text())
-    doc["shards"][3] = dict(doc["shards"][2])
-    _write_consistent(b, doc)
+    b = _consistent_cheat(base, "dup2",
+                          lambda doc: doc["shards"].__setitem__(3, dict(doc["shards"][2])))
     with pytest.raises(LiabilitiesError):
         verify(b)
 
@@ -321,14 +323,12 @@ def test_key_ranges_are_proven_not_just_declared(rounds):
     """Move the boundary between shards 2 and 3 consistently (still a tiling): the shard
     proofs themselves reject it, since every shard proves its keys lie in its range."""
     base, _ = rounds
-    b = _copy(base, "range")
-    doc = json.loads((b / "public.json").read_text())
-    hi = int(doc["shards"][2]["key_hi"])
-    lo2 = int(doc["shards"][2]["key_lo"])
-    moved = str((lo2 + hi) // 2)
-    doc["shards"][2]["key_hi"] = moved
-    doc["shards"][3]["key_lo"] = moved
-    _write_consistent(b, doc)
+    def move(doc):
+        moved = str((int(doc["shards"][2]["key_lo"]) + int(doc["shards"][2]["key_hi"])) // 2)
+        doc["shards"][2]["key_hi"] = moved
+        doc["shards"][3]["key_lo"] = moved
+
+    b = _consistent_cheat(base, "range", move)
     with pytest.raises(LiabilitiesError, match="shard 2 .*does not verify"):
         verify(b)
     b = _copy(base, "range-global")
