@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from por import __version__
 from por.amounts import format_price, get_asset
-from por.fileio import atomic_write
+from por.fileio import atomic_write, read_json
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "por-bundle-manifest"
@@ -284,14 +284,8 @@ def make_manifest(bundle: Path, round_meta: dict[str, Any], assets_heights: dict
 
 
 def _read_json(path: Path, reason: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BundleError("missing-file", f"{path}: missing") from None
-    except OSError as exc:
-        raise BundleError(reason, f"{path}: cannot read ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(reason, f"{path}: not JSON ({exc})") from None
+    doc = read_json(path, lambda m: BundleError(reason, m),
+                    missing=lambda m: BundleError("missing-file", m))
     if not isinstance(doc, dict):
         raise BundleError(reason, f"{path}: not a JSON object")
     return doc

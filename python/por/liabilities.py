@@ -36,7 +36,7 @@ from por.amounts import get_asset
 from por.inclusion import make_inclusion_proof, verify_inclusion
 from por.merkle import digest_from_hex, digest_to_hex, sort_key
 from por.snapshot import Snapshot, load_snapshot
-from por.fileio import atomic_write
+from por.fileio import atomic_write, read_json
 
 BUNDLE_FORMAT = "por-liabilities"
 BUNDLE_VERSION = 3
@@ -494,13 +494,7 @@ def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
 
 
 def load_public(bundle: str | os.PathLike) -> dict[str, Any]:
-    path = Path(bundle) / PUBLIC_FILE
-    try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise LiabilitiesError(f"{path}: cannot read ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LiabilitiesError(f"{path}: not JSON ({exc})") from None
+    return read_json(Path(bundle) / PUBLIC_FILE, LiabilitiesError)
 
 
 def verify(bundle: str | os.PathLike,

@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from por import __version__
+from por.fileio import read_json
 from por.inclusion import ROUND_ID_PATTERN, InclusionProof
 from por.store import PostgresStore, ProofStore, open_store
 from por.tokens import INVALID_MESSAGE, TokenError, TokenKey, TokenVerifier, load_key
@@ -141,13 +142,8 @@ class ServiceConfig:
 def load_bundle_public(bundle: Path) -> dict[str, Any]:
     """The round's public values, from ``BUNDLE/liabilities/public.json``."""
     path = Path(bundle) / "liabilities" / "public.json"
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise ServiceError(f"{path}: cannot read ({exc.strerror}); is {bundle} a round "
-                           "bundle (BUNDLE/liabilities/public.json)?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ServiceError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path, ServiceError,
+                    hint=f"; is {bundle} a round bundle (BUNDLE/liabilities/public.json)?")
     for k in ("round_id", "assets", "root", "tree_height"):
         if k not in doc:
             raise ServiceError(f"{path}: missing field {k!r}")

@@ -45,7 +45,7 @@ from nacl.signing import SigningKey, VerifyKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from por.inclusion import ROUND_ID_PATTERN
-from por.fileio import atomic_write
+from por.fileio import atomic_write, read_json
 
 TOKEN_PREFIX = "por1."
 TOKEN_VERSION = 1
@@ -162,12 +162,7 @@ class TokenKey:
 def load_key(path: str | os.PathLike) -> TokenKey:
     """Read a key file written by :func:`write_key` (signing or public)."""
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except OSError as exc:
-        raise KeyFileError(f"{p}: cannot read ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"{p}: not JSON ({exc})") from None
+    doc = read_json(p, KeyFileError)
     if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
         raise KeyFileError(f"{p}: field 'format' must be {KEY_FORMAT!r}")
     if type(doc.get("version")) is not int or doc["version"] != KEY_VERSION:
